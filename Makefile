@@ -1,0 +1,39 @@
+# Two entry points for a fresh Debian machine with Python 3.10+:
+#   make demo   push/pull against a local registry this starts itself
+#   make test   ruff, mypy and the whole pytest suite against real registries
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint typecheck registry-bin bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Debian's docker-registry package is the CNCF distribution registry the tests and the demo run.
+registry-bin:
+	@command -v docker-registry >/dev/null 2>&1 || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) registry-bin lint typecheck
+	$(BIN)/pytest -q
+
+demo: $(STAMP) registry-bin
+	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP) registry-bin
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

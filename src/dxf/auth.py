@@ -1,0 +1,247 @@
+"""Which ``Authorization`` header each request carries, and how bearer tokens are obtained.
+
+Registries answer an unauthenticated request with 401 and a ``WWW-Authenticate`` challenge: ``Basic``
+(send credentials on every request) or ``Bearer realm=...,service=...,scope=...`` (trade credentials for
+a short-lived token at the realm; Docker's token protocol). python-dxf kept one header for everything
+and asked its ``auth`` callback again whenever a request failed with 401. We keep that contract and add
+what long sessions need:
+
+* a token cache keyed by *scope class* (repository + the kind of access a request needs), so a push
+  does not trade a pull token back and forth with a push token on every request;
+* each token's lifetime (``expires_in``, measured from when we received it, which is immune to clock
+  skew between us and the token server), refreshed shortly before it runs out whenever we still hold
+  the credentials that bought it;
+* the realm is checked: tokens are never fetched over plain HTTP when credentials would travel.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .challenge import Challenge, find_challenge, parse_challenges
+from .exceptions import DXFSecurityError, DXFUnauthorizedError, DXFUnexpectedError, error_for_response
+from .transport import Transport, redact_url
+
+#: Lifetime assumed when the token server omits ``expires_in`` (Docker token spec default).
+DEFAULT_TOKEN_LIFETIME = 60.0
+#: Refresh a token when this share of its lifetime remains (capped below), so a request never
+#: starts with a token that dies in flight.
+REFRESH_FRACTION = 1 / 3
+MAX_REFRESH_MARGIN = 30.0
+#: python-dxf's default User-Agent for token requests (some token servers key behaviour on it).
+TOKEN_USER_AGENT = "Docker-Client/19.03.2 (linux)"
+
+
+def basic_header(username: str, password: str) -> str:
+    raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What ``authenticate`` was given: a user and password, or a ready ``Authorization`` value."""
+
+    username: str | None = None
+    password: str | None = None
+    authorization: str | None = None
+
+    def header(self) -> str | None:
+        if self.username is not None and self.password is not None:
+            return basic_header(self.username, self.password)
+        return self.authorization
+
+    def __repr__(self) -> str:  # never print secrets, even in a debugger or a log
+        return f"Credentials(username={self.username!r}, password=<hidden>, authorization=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Token:
+    """A bearer token with the scope it was bought for and the monotonic time it stops being fresh."""
+
+    value: str
+    scope: str
+    refresh_at: float
+
+    def fresh(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) < self.refresh_at
+
+    def __repr__(self) -> str:
+        return f"Token(scope={self.scope!r}, value=<hidden>)"
+
+
+def token_from_response(body: Any, scope: str, received_at: float) -> Token:
+    """Read a token server's JSON answer (``access_token`` wins when non-empty, else ``token``)."""
+    if not isinstance(body, dict):
+        raise DXFUnexpectedError(type(body).__name__, "a JSON object from the token server")
+    value = body.get("access_token") or body.get("token")
+    if not isinstance(value, str) or not value:
+        raise DXFUnexpectedError("no token", "a token in the token server's answer")
+    lifetime = body.get("expires_in")
+    if not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool) or lifetime <= 0:
+        lifetime = DEFAULT_TOKEN_LIFETIME
+    margin = min(MAX_REFRESH_MARGIN, float(lifetime) * REFRESH_FRACTION)
+    return Token(value=value, scope=scope, refresh_at=received_at + float(lifetime) - margin)
+
+
+def token_url(realm: str, service: str | None, scopes: Sequence[str], auth_host: str | None) -> str:
+    """The realm URL with ``service`` and one ``scope`` parameter per scope (Docker token spec).
+
+    A realm on plain HTTP is refused: we would send credentials in clear. ``auth_host`` replaces the
+    realm's host (python-dxf's ``auth_host``), for registries that advertise an unreachable realm.
+    """
+    parts = urlsplit(realm)
+    if parts.scheme != "https":
+        raise DXFSecurityError(f"refusing token realm {redact_url(realm)}: it is not https")
+    query = parse_qsl(parts.query)
+    if service:
+        query.append(("service", service))
+    query.extend(("scope", s) for s in scopes if s)
+    netloc = auth_host or parts.netloc
+    return urlunsplit(("https", netloc, parts.path, urlencode(query), ""))
+
+
+def challenge_scopes(challenge: Challenge, repo: str | None, actions: Sequence[str] | None) -> list[str]:
+    """The scopes to ask for, by python-dxf's rules: explicit actions on our repository win, then the
+    challenge's own scope, then (no repository: a catalog call) ``registry:catalog:*``."""
+    if actions and repo:
+        return [f"repository:{repo}:{','.join(actions)}"]
+    scope = challenge.params.get("scope")
+    if scope:
+        return scope.split()
+    if not repo:
+        return ["registry:catalog:*"]
+    return []
+
+
+class AuthState:
+    """The headers and tokens of one registry host; shared by a ``DXFBase`` and the ``DXF`` objects made
+    from it with ``from_base``. All methods are thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._default: str | None = None
+        self._default_token: Token | None = None
+        self._tokens: dict[str, Token] = {}
+        self._credentials: Credentials | None = None
+        self._bearer: Challenge | None = None
+        self._auth_host: str | None = None
+        self._last_token: str | None = None
+        self._local = threading.local()
+
+    # -- what the python-dxf surface reads and writes -------------------------------------------
+    @property
+    def token(self) -> str | None:
+        return self._last_token
+
+    def set_token(self, value: str) -> None:
+        """A caller-provided token: used for everything until a 401 says otherwise."""
+        with self._lock:
+            self._last_token = value
+            self._default = "Bearer " + value
+            self._default_token = None
+            self._tokens.clear()
+
+    def default_header(self) -> str | None:
+        return self._default
+
+    # -- per-request selection -------------------------------------------------------------------
+    def begin(self, scope_key: str) -> None:
+        """Note, for this thread, which scope class the request in flight belongs to."""
+        self._local.scope_key = scope_key
+
+    def header_for(self, scope_key: str, transport: Transport) -> str | None:
+        """The header to send for a request of ``scope_key``, refreshing an ageing token first."""
+        with self._lock:
+            token = self._tokens.get(scope_key) or self._default_token
+            credentials, challenge, auth_host = self._credentials, self._bearer, self._auth_host
+            default = self._default
+        if token is None:
+            return default
+        if token.fresh():
+            return "Bearer " + token.value
+        if challenge is None:
+            return "Bearer " + token.value
+        # Refresh with the credentials that bought it (None: anonymous, which is also fine).
+        fresh = self.fetch_token(transport, challenge, token.scope.split(), credentials, auth_host)
+        self._store(fresh, scope_key)
+        return "Bearer " + fresh.value
+
+    # -- authenticate ----------------------------------------------------------------------------
+    def authenticate(
+        self,
+        transport: Transport,
+        www_authenticate: str,
+        *,
+        repo: str | None,
+        credentials: Credentials,
+        actions: Sequence[str] | None,
+        auth_host: str | None,
+        user_agent: str = TOKEN_USER_AGENT,
+    ) -> str | None:
+        """Answer a 401 challenge: fetch a bearer token, or set up basic auth. Returns the token."""
+        challenges = parse_challenges(www_authenticate)
+        bearer = find_challenge(challenges, "bearer")
+        with self._lock:
+            self._credentials = credentials
+            self._auth_host = auth_host
+        if bearer is None or "realm" not in bearer.params:
+            with self._lock:
+                self._default = credentials.header()
+                self._default_token = None
+            return None
+        scopes = challenge_scopes(bearer, repo, actions)
+        token = self.fetch_token(transport, bearer, scopes, credentials, auth_host, user_agent)
+        with self._lock:
+            self._bearer = bearer
+            self._default = "Bearer " + token.value
+            self._default_token = token
+        self._store(token, getattr(self._local, "scope_key", None))
+        return token.value
+
+    def can_reauthenticate(self) -> bool:
+        """Whether we hold what is needed to answer a new challenge without the caller's callback."""
+        return self._credentials is not None
+
+    def credentials(self) -> Credentials | None:
+        return self._credentials
+
+    def auth_host(self) -> str | None:
+        return self._auth_host
+
+    def _store(self, token: Token, scope_key: str | None) -> None:
+        with self._lock:
+            self._last_token = token.value
+            if scope_key:
+                self._tokens[scope_key] = token
+
+    @staticmethod
+    def fetch_token(
+        transport: Transport,
+        challenge: Challenge,
+        scopes: Sequence[str],
+        credentials: Credentials | None,
+        auth_host: str | None,
+        user_agent: str = TOKEN_USER_AGENT,
+    ) -> Token:
+        url = token_url(challenge.params["realm"], challenge.params.get("service"), scopes, auth_host)
+        headers = {"User-Agent": user_agent}
+        header = credentials.header() if credentials else None
+        if header:
+            headers["Authorization"] = header
+        received_at = time.monotonic()
+        response = transport.send("GET", url, headers=headers)
+        if response.status_code == 401:
+            raise DXFUnauthorizedError(response)
+        if not response.ok:
+            raise error_for_response(response, "token server")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise DXFUnexpectedError("a non-JSON answer", "JSON from the token server") from exc
+        return token_from_response(body, " ".join(scopes), received_at)

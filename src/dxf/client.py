@@ -1,0 +1,502 @@
+"""``DXFBase`` and ``DXF``: python-dxf 12.1.1's public classes, over our registry client.
+
+Names, positional parameters, defaults, return values and exceptions are python-dxf's, so existing
+code runs unchanged. What differs underneath: one pooled session per client (python-dxf opened a
+connection per request outside a ``with`` block), retries, a token cache with expiry, digests and
+names validated before they reach a URL, and verified, constant-memory transfers. New abilities are
+new methods or keyword-only arguments; nothing existing changes meaning.
+
+Compatibility attributes: code written against python-dxf reads ``_host``, ``_repo``, ``_auth``,
+``_insecure``, ``_auth_host``, ``_timeout`` and ``_tlsverify`` (and assigns ``_tlsverify`` on a live
+client to change verification). They are kept as documented aliases of our internal state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, TypeVar, Union
+
+import requests
+
+from . import transfer
+from .auth import TOKEN_USER_AGENT, AuthState, Credentials
+from .digest import Digest, hash_file
+from .exceptions import (
+    DXFAuthInsecureError,
+    DXFDigestMismatchError,
+    DXFDigestNotAvailableForSchema1,
+    DXFMountFailed,
+    DXFPlatformDataNotFound,
+    DXFUnauthorizedError,
+    DXFUnexpectedStatusCodeError,
+    DXFUnsupportedSchemaType,
+)
+from .manifest import (
+    ACCEPT_MANIFESTS,
+    DOCKER_MANIFEST_V2,
+    ImageManifest,
+    ManifestIndex,
+    Schema1Manifest,
+    make_dxf_manifest,
+    parse_manifest,
+    platform_map,
+)
+from .reference import normalize_host, repository_path, validate_repository
+from .registry import Registry
+from .transport import RetryPolicy, Timeout, Transport
+
+AuthCallback = Callable[["DXFBase", requests.Response], None]
+T = TypeVar("T", bound="DXFBase")
+TD = TypeVar("TD", bound="DXF")
+
+#: Default parallelism: sizes the connection pool so parallel transfers never wait for a socket.
+DEFAULT_JOBS = 4
+
+
+class DXFBase:
+    """A registry host: authentication, the catalog, and the session every repository client shares.
+
+    Usable as a context manager (``with DXFBase(...) as b:``); leaving the block closes the pooled
+    connections, and the object stays usable afterwards (it reconnects on demand). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        auth: AuthCallback | None = None,
+        insecure: bool = False,
+        auth_host: str | None = None,
+        tlsverify: bool | str = True,
+        timeout: Timeout = None,
+        *,
+        retries: int | None = None,
+        jobs: int = DEFAULT_JOBS,
+    ) -> None:
+        """
+        :param host: registry host, optionally with a port (``localhost:5000``). ``docker.io`` and
+            ``index.docker.io`` mean Docker Hub's API host, ``registry-1.docker.io``.
+        :param auth: ``auth(dxf_obj, response)``, called when a request gets 401; it should call
+            :meth:`authenticate` (usually with ``response=response``). The request is then retried once.
+        :param insecure: plain HTTP instead of HTTPS.
+        :param auth_host: send token requests to this host instead of the realm's.
+        :param tlsverify: ``True``, ``False``, or the path of a CA bundle. With ``True``,
+            ``REQUESTS_CA_BUNDLE`` is honoured.
+        :param timeout: seconds (or ``(connect, read)``); ``None`` means our finite defaults.
+        :param retries: how many times a failed request is tried again (default 4; 0 disables).
+        :param jobs: parallel transfers this client is sized for (connection pool size).
+        """
+        self._host = host
+        self._auth = auth
+        self._insecure = insecure
+        self._auth_host = auth_host
+        self._timeout = timeout
+        self._repo: str | None = None
+        retry = RetryPolicy() if retries is None else RetryPolicy(attempts=max(0, retries) + 1)
+        self._jobs = max(1, jobs)
+        self._transport = Transport(tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2)
+        self._registry = Registry(normalize_host(host), insecure=insecure, transport=self._transport)
+
+    # -- python-dxf compatibility attributes -----------------------------------------------------
+    @property
+    def _tlsverify(self) -> bool | str:
+        return self._transport.tlsverify
+
+    @_tlsverify.setter
+    def _tlsverify(self, value: bool | str) -> None:
+        self._transport.tlsverify = value
+
+    @property
+    def _auth_state(self) -> AuthState:
+        return self._registry.auth
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token obtained most recently; assign one you got elsewhere to use it."""
+        return self._auth_state.token
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self._auth_state.set_token(value)
+
+    # -- authentication --------------------------------------------------------------------------
+    def _repo_path(self) -> str | None:
+        return None
+
+    def authenticate(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        actions: list[str] | str | None = None,
+        response: requests.Response | None = None,
+        authorization: str | None = None,
+        user_agent: str = TOKEN_USER_AGENT,
+    ) -> str | None:
+        """Authenticate as ``username``/``password``, with a ready ``Authorization`` value, or anonymously.
+
+        :param actions: ``pull``, ``push``, ``*`` (a list, or one string) on this client's repository.
+        :param response: the 401 response passed to the ``auth`` callback; without it we probe ``/v2/``.
+        :returns: the bearer token, or ``None`` when the registry uses basic auth or needs none.
+        """
+        if response is None:
+            response = self._transport.send("GET", self._registry.url(), headers={"User-Agent": user_agent})
+            response.close()
+        if response.ok:
+            return None
+        if response.status_code != 401:
+            raise DXFUnexpectedStatusCodeError(response.status_code, 401)
+        if self._insecure:
+            raise DXFAuthInsecureError()
+        challenge = response.headers.get("WWW-Authenticate")
+        if not challenge:
+            raise DXFUnauthorizedError(response)
+        if isinstance(actions, str):
+            actions = [actions]
+        credentials = Credentials(username, password, authorization)
+        return self._auth_state.authenticate(
+            self._transport,
+            challenge,
+            repo=self._repo_path(),
+            credentials=credentials,
+            actions=actions,
+            auth_host=self._auth_host,
+            user_agent=user_agent,
+        )
+
+    def _on_unauthorized(self, response: requests.Response) -> None:
+        """Answer a 401: through the caller's callback (python-dxf), else with the credentials that
+        an earlier :meth:`authenticate` gave us, so an aged token is replaced without the caller."""
+        if self._auth is not None:
+            self._auth(self, response)
+            return
+        credentials = self._auth_state.credentials()
+        if credentials is not None and not self._insecure:
+            self.authenticate(
+                credentials.username, credentials.password, response=response,
+                authorization=credentials.authorization,
+            )
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        return self._registry.request(
+            method, url, repo=self._repo_path(), on_unauthorized=self._on_unauthorized, **kwargs
+        )
+
+    # -- registry-wide calls ---------------------------------------------------------------------
+    def list_repos(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
+        """Repository names in the registry (all pages); an iterator with ``iterate=True``."""
+        it = self._registry.paginate(
+            self._registry.catalog_url(),
+            "repositories",
+            repo=None,
+            on_unauthorized=self._on_unauthorized,
+            batch_size=batch_size,
+        )
+        return it if iterate else list(it)
+
+    def api_version_check(self) -> tuple[str, requests.Response]:
+        """GET ``/v2/``: the body as text and the response."""
+        response = self._request("GET", self._registry.url())
+        return response.content.decode("utf-8"), response
+
+    def close(self) -> None:
+        """Close pooled connections; the client reconnects if used again."""
+        self._transport.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
+PlatformResult = Union[Any, dict[str, Any]]
+
+
+class DXF(DXFBase):
+    """One repository: blobs, aliases (tags) and manifests."""
+
+    def __init__(
+        self,
+        host: str,
+        repo: str,
+        auth: AuthCallback | None = None,
+        insecure: bool = False,
+        auth_host: str | None = None,
+        tlsverify: bool | str = True,
+        timeout: Timeout = None,
+        *,
+        retries: int | None = None,
+        jobs: int = DEFAULT_JOBS,
+    ) -> None:
+        """:param repo: repository name, e.g. ``fred/datalogger``; on Docker Hub a one-component name
+        gets ``library/``. Other parameters as :class:`DXFBase`."""
+        super().__init__(host, auth, insecure, auth_host, tlsverify, timeout, retries=retries, jobs=jobs)
+        self._repo = repo
+        self._path = validate_repository(repository_path(normalize_host(host), repo))
+
+    def _repo_path(self) -> str:
+        return self._path
+
+    @classmethod
+    def from_base(cls: type[TD], base: DXFBase, repo: str) -> TD:
+        """A client for ``repo`` sharing ``base``'s host, settings, session, tokens and callback."""
+        client = cls(base._host, repo, base._auth, base._insecure, base._auth_host, base._tlsverify, base._timeout)
+        client._transport = base._transport
+        client._registry = base._registry
+        client._jobs = base._jobs
+        return client
+
+    def _ctx(self) -> transfer.RepoContext:
+        return transfer.RepoContext(self._registry, self._path, self._on_unauthorized)
+
+    # -- blobs -----------------------------------------------------------------------------------
+    def push_blob(
+        self,
+        filename: str | None = None,
+        progress: Callable[..., None] | None = None,
+        data: Iterable[bytes] | bytes | None = None,
+        digest: str | None = None,
+        check_exists: bool = True,
+    ) -> str:
+        """Upload a file (or ``data`` with its ``digest``) and return the digest.
+
+        ``progress(digest, chunk, total)`` is called for a file, ``progress(digest, chunk)`` for
+        ``data``; first with an empty chunk. Nothing is uploaded (and no progress reported) when
+        ``check_exists`` finds the blob already there.
+        """
+        if filename is None:
+            if digest is None:
+                raise TypeError("digest must be provided if filename is None")
+            dgst = Digest.parse(digest)
+        else:
+            dgst = Digest.parse(hash_file(filename))
+        ctx = self._ctx()
+        if check_exists and transfer.blob_exists(ctx, dgst):
+            return str(dgst) if filename is not None else digest  # type: ignore[return-value]
+        if filename is not None:
+            transfer.upload_file(ctx, filename, dgst, progress)
+            return str(dgst)
+        if isinstance(data, bytes):
+            data = [data]
+        if progress is not None:
+            progress(str(dgst), b"")
+        transfer.upload_chunks(ctx, data or [], dgst, progress)
+        return digest  # type: ignore[return-value]
+
+    def push_stream(self, stream: IO[bytes], progress: Callable[..., None] | None = None) -> str:
+        """Upload everything a binary stream yields (stdin, a pipe), hashing as it goes; return the
+        digest. Memory stays bounded by one upload chunk; nothing is spooled to disk."""
+        return str(transfer.upload_stream(self._ctx(), stream, progress))
+
+    def pull_blob(
+        self, digest: str, size: bool = False, chunk_size: int | str | None = None
+    ) -> Iterable[bytes] | tuple[Iterable[bytes], int]:
+        """The blob's content as an iterator of chunks (or ``(iterator, size)``).
+
+        The request is made now: a missing blob raises here, not when iterating. Iterating to the
+        end verifies the digest and raises :class:`DXFDigestMismatchError` on a mismatch.
+        """
+        reader = transfer.BlobReader(self._ctx(), Digest.parse(digest), _chunk_size(chunk_size))
+        if not size:
+            return reader
+        total = reader.size if reader.size is not None else self.blob_size(digest)
+        return reader, total
+
+    def pull_blob_to_file(self, digest: str, path: str, progress: Callable[..., None] | None = None) -> int:
+        """Download a blob to ``path`` atomically (verified before it gets the name); return its size."""
+        return transfer.download_to_file(self._ctx(), Digest.parse(digest), path, progress)
+
+    def blob_size(self, digest: str) -> int:
+        """The blob's size in bytes (HEAD)."""
+        response = self._request("HEAD", self._registry.blob_url(self._path, Digest.parse(digest)))
+        response.close()
+        return int(response.headers["Content-Length"])
+
+    def mount_blob(self, repo: str, digest: str) -> str:
+        """Mount a blob that exists in ``repo`` into this repository without uploading it.
+
+        Raises :class:`DXFMountFailed` when the registry does not mount (it answers 202 and opens an
+        ordinary upload instead, which we cancel).
+        """
+        dgst = Digest.parse(digest)
+        source = validate_repository(repository_path(self._registry.host, repo))
+        url = self._registry.upload_start_url(self._path, mount=str(dgst), **{"from": source})
+        response = self._request("POST", url, ok=lambda r: r.status_code in (201, 202))
+        response.close()
+        if response.status_code != 201:
+            self._cancel_upload(url, response)
+            raise DXFMountFailed()
+        dcd = response.headers.get("Docker-Content-Digest")
+        if dcd is not None and dcd != str(dgst):
+            raise DXFDigestMismatchError(dcd, str(dgst))
+        return digest
+
+    def _cancel_upload(self, url: str, response: requests.Response) -> None:
+        location = response.headers.get("Location")
+        if not location:
+            return
+        target = self._registry.resolve_location(url, location)
+        self._request("DELETE", target, ok=lambda r: r.status_code in (200, 202, 204, 404)).close()
+
+    def del_blob(self, digest: str) -> None:
+        """Delete a blob."""
+        self._request("DELETE", self._registry.blob_url(self._path, Digest.parse(digest))).close()
+
+    # -- manifests and aliases -------------------------------------------------------------------
+    def make_manifest(self, *digests: str) -> str:
+        """The manifest JSON python-dxf writes for an alias of these blobs (sizes fetched by HEAD)."""
+        blobs = [(Digest.parse(d), self.blob_size(d)) for d in digests]
+        return make_dxf_manifest(blobs)
+
+    def set_manifest(self, alias: str, manifest_json: str) -> None:
+        """Store ``manifest_json`` under ``alias``, with its own ``mediaType`` as Content-Type."""
+        media_type = parse_manifest(manifest_json).media_type
+        self._request(
+            "PUT",
+            self._registry.manifest_url(self._path, alias),
+            body=manifest_json.encode("utf-8"),
+            headers={"Content-Type": media_type or DOCKER_MANIFEST_V2},
+        ).close()
+
+    def set_alias(self, alias: str, *digests: str) -> str:
+        """Point ``alias`` at these blobs; returns the manifest JSON it stored."""
+        manifest_json = self.make_manifest(*digests)
+        self.set_manifest(alias, manifest_json)
+        return manifest_json
+
+    def get_manifest_and_response(self, alias: str) -> tuple[str, requests.Response]:
+        """GET the manifest for ``alias`` (a tag or a digest): its text and the response."""
+        response = self._request(
+            "GET", self._registry.manifest_url(self._path, alias), headers={"Accept": ACCEPT_MANIFESTS}
+        )
+        return response.content.decode("utf-8"), response
+
+    def head_manifest_and_response(self, alias: str) -> tuple[str | None, requests.Response]:
+        """HEAD the manifest for ``alias``: its ``Docker-Content-Digest`` and the response."""
+        response = self._request(
+            "HEAD", self._registry.manifest_url(self._path, alias), headers={"Accept": ACCEPT_MANIFESTS}
+        )
+        response.close()
+        return response.headers.get("Docker-Content-Digest"), response
+
+    def _fetch_verified(self, alias: str) -> tuple[str, bytes, str | None, str]:
+        """The manifest text, raw bytes, content type, and its digest (checked against the header)."""
+        manifest, response = self.get_manifest_and_response(alias)
+        content = response.content
+        dcd = response.headers.get("Docker-Content-Digest")
+        if dcd is not None:
+            expected = Digest.parse(dcd)
+            got = Digest.of_bytes(content, expected.algorithm)
+            if got != expected:
+                raise DXFDigestMismatchError(str(got), str(expected))
+            return manifest, content, response.headers.get("Content-Type"), str(expected)
+        return manifest, content, response.headers.get("Content-Type"), str(Digest.of_bytes(content))
+
+    def _resolve(
+        self,
+        alias: str | None,
+        manifest: str | None,
+        platform: str | None,
+        leaf: Callable[[str, ImageManifest | Schema1Manifest], Any],
+        nested: bool = True,
+    ) -> PlatformResult:
+        """Read an alias (or a given manifest) and apply ``leaf`` to each image manifest in it.
+
+        A list/index gives a dict keyed ``os/arch[/variant]``, or the one entry for ``platform``.
+        """
+        content_type: str | None = None
+        if alias:
+            manifest, _, content_type, _ = self._fetch_verified(alias)
+        assert manifest is not None, "alias or manifest is required"
+        parsed = parse_manifest(manifest, content_type)
+        if isinstance(parsed, ManifestIndex):
+            if not nested:
+                raise DXFUnsupportedSchemaType(parsed.media_type)
+            entries = platform_map(parsed)
+            if platform:
+                if platform not in entries:
+                    raise DXFPlatformDataNotFound(platform)
+                return self._resolve(str(entries[platform].digest), None, None, leaf, nested=False)
+            return {
+                key: self._resolve(str(desc.digest), None, None, leaf, nested=False)
+                for key, desc in entries.items()
+            }
+        return leaf(manifest, parsed)
+
+    def get_manifest(self, alias: str, platform: str | None = None) -> str | dict[str, str]:
+        """The manifest text for ``alias``; for a multi-platform alias, a dict of them by platform."""
+        result: str | dict[str, str] = self._resolve(alias, None, platform, lambda text, _parsed: text)
+        return result
+
+    def get_alias(
+        self,
+        alias: str | None = None,
+        manifest: str | None = None,
+        verify: bool = True,
+        sizes: bool = False,
+        platform: str | None = None,
+    ) -> list[str] | list[tuple[str, int]] | dict[str, Any]:
+        """The blob digests an alias points to (with ``sizes``: ``(digest, size)`` pairs).
+
+        ``verify`` is kept for compatibility (schema 1 signature checking); manifests fetched by alias
+        are always checked against their ``Docker-Content-Digest``.
+        """
+        del verify
+
+        def blobs(_text: str, parsed: ImageManifest | Schema1Manifest) -> list[Any]:
+            if isinstance(parsed, Schema1Manifest):
+                digests = [str(d) for d in parsed.layers]
+                return [(d, self.blob_size(d)) for d in digests] if sizes else digests
+            return [(str(layer.digest), layer.size) if sizes else str(layer.digest) for layer in parsed.layers]
+
+        result: list[str] | list[tuple[str, int]] | dict[str, Any] = self._resolve(alias, manifest, platform, blobs)
+        return result
+
+    def get_digest(
+        self, alias: str | None = None, manifest: str | None = None, platform: str | None = None
+    ) -> str | dict[str, str]:
+        """The config blob's digest (for a dxf alias: its first blob)."""
+
+        def config(_text: str, parsed: ImageManifest | Schema1Manifest) -> str:
+            if isinstance(parsed, Schema1Manifest):
+                raise DXFDigestNotAvailableForSchema1()
+            return str(parsed.config.digest)
+
+        result: str | dict[str, str] = self._resolve(alias, manifest, platform, config)
+        return result
+
+    def del_alias(self, alias: str) -> list[str] | dict[str, str]:
+        """Delete an alias (not its blobs); return what it pointed to (for a multi-platform alias, the
+        per-platform manifest digests, each of which you may delete in turn)."""
+        manifest, _, content_type, manifest_digest = self._fetch_verified(alias)
+        parsed = parse_manifest(manifest, content_type)
+        result: list[str] | dict[str, str]
+        if isinstance(parsed, ManifestIndex):
+            result = {key: str(desc.digest) for key, desc in platform_map(parsed).items()}
+        elif isinstance(parsed, Schema1Manifest):
+            result = [str(d) for d in parsed.layers]
+        else:
+            result = [str(layer.digest) for layer in parsed.layers]
+        self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
+        return result
+
+    def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
+        """Tags in this repository (all pages); an iterator with ``iterate=True``."""
+        it = self._registry.paginate(
+            self._registry.tags_url(self._path),
+            "tags",
+            repo=self._path,
+            on_unauthorized=self._on_unauthorized,
+            batch_size=batch_size,
+        )
+        return it if iterate else list(it)
+
+
+def _chunk_size(value: int | str | None) -> int | None:
+    """python-dxf passed ``DXF_CHUNK_SIZE`` through as a string and crashed; accept both."""
+    if value is None or value == "":
+        return None
+    size = int(value)
+    if size <= 0:
+        raise ValueError(f"chunk size must be positive, got {size}")
+    return size
+

@@ -1,0 +1,219 @@
+"""Every exception dxf raises, in one tree.
+
+The first group keeps the names, constructor arguments and messages of python-dxf 12.1.1 so that code
+written against it catches the same things. The second group is ours; each new class also derives from
+the builtin or ``requests`` class that says what kind of failure it is, so callers can catch by intent::
+
+    DXFError
+    ├── DXFUnexpectedError(got, expected)
+    │   ├── DXFUnexpectedStatusCodeError
+    │   ├── DXFDigestMismatchError          (also ValueError)
+    │   ├── DXFSizeMismatchError            (also ValueError)          new
+    │   ├── DXFUnexpectedKeyTypeError
+    │   └── DXFUnexpectedDigestMethodError  (also ValueError)
+    ├── DXFDisallowedSignatureAlgorithmError
+    ├── DXFSignatureChainNotImplementedError
+    ├── DXFUnauthorizedError                 a 401 that survived re-authentication
+    ├── DXFAuthInsecureError                 credentials would travel in clear
+    ├── DXFDigestNotAvailableForSchema1
+    ├── DXFMountFailed
+    ├── DXFUnsupportedSchemaType
+    ├── DXFPlatformDataNotFound
+    ├── DXFHTTPError                         (also requests.HTTPError)  new
+    │   └── DXFNotFoundError                 404: blob, manifest or repository unknown
+    ├── DXFInvalidReferenceError             (also ValueError)  new: malformed digest, name or tag
+    ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
+    └── DXFSecurityError                     new: a redirect, upload location or realm we refuse
+
+Connection and TLS failures are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after
+retries), exactly as python-dxf lets them through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class DXFError(Exception):
+    """Base class of every error dxf raises on purpose."""
+
+
+class DXFUnexpectedError(DXFError):
+    """A value differed from the one expected; ``got`` and ``expected`` hold both."""
+
+    def __init__(self, got: Any, expected: Any) -> None:
+        super().__init__()
+        self.got = got
+        self.expected = expected
+
+
+class DXFUnexpectedStatusCodeError(DXFUnexpectedError):
+    """The registry answered with a status code we did not expect."""
+
+    def __str__(self) -> str:
+        return f"expected status code {self.expected}, got {self.got}"
+
+
+class DXFDigestMismatchError(DXFUnexpectedError, ValueError):
+    """Content did not hash to the digest it was fetched or stored under."""
+
+    def __str__(self) -> str:
+        return f"expected digest {self.expected}, got {self.got}"
+
+
+class DXFSizeMismatchError(DXFUnexpectedError, ValueError):
+    """Content was longer or shorter than its descriptor or ``Content-Length`` said."""
+
+    def __str__(self) -> str:
+        return f"expected {self.expected} bytes, got {self.got}"
+
+
+class DXFUnexpectedKeyTypeError(DXFUnexpectedError):
+    """A schema 1 signature used a key type we do not verify."""
+
+    def __str__(self) -> str:
+        return f"expected key type {self.expected}, got {self.got}"
+
+
+class DXFUnexpectedDigestMethodError(DXFUnexpectedError, ValueError):
+    """A digest named an algorithm other than sha256 or sha512."""
+
+    def __str__(self) -> str:
+        return f"expected digest method {self.expected}, got {self.got}"
+
+
+class DXFDisallowedSignatureAlgorithmError(DXFError):
+    """A schema 1 signature used a forbidden algorithm."""
+
+    def __init__(self, alg: str) -> None:
+        super().__init__()
+        self.alg = alg
+
+    def __str__(self) -> str:
+        return f"disallowed signature algorithm: {self.alg}"
+
+
+class DXFSignatureChainNotImplementedError(DXFError):
+    """A schema 1 signature carried a certificate chain."""
+
+    def __str__(self) -> str:
+        return "verification with a cert chain is not implemented"
+
+
+class DXFUnauthorizedError(DXFError):
+    """The registry still answered 401 after we authenticated (or had no way to)."""
+
+    def __init__(self, response: requests.Response | None = None) -> None:
+        super().__init__()
+        self.response = response
+
+    def __str__(self) -> str:
+        return "unauthorized"
+
+
+class DXFAuthInsecureError(DXFError):
+    """Authentication was asked for over plain HTTP; we never send credentials in clear."""
+
+    def __str__(self) -> str:
+        return "Auth requires HTTPS"
+
+
+class DXFDigestNotAvailableForSchema1(DXFError):
+    """A schema 1 manifest has no configuration blob, so it has no config digest."""
+
+    def __str__(self) -> str:
+        return "Schema 1 manifest has no configuration blob"
+
+
+class DXFMountFailed(DXFError):
+    """The registry did not mount the blob from the other repository."""
+
+    def __str__(self) -> str:
+        return "Cross repository blob mount failed"
+
+
+class DXFUnsupportedSchemaType(DXFError):
+    """A manifest's media type is not one we can read; ``args[0]`` is the type."""
+
+    def __str__(self) -> str:
+        return f'The mediaType "{self.args[0] if self.args else None}" is not supported'
+
+
+class DXFPlatformDataNotFound(DXFError):
+    """A multi-platform alias has no entry for the requested platform."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__()
+        self.platform = platform
+
+    def __str__(self) -> str:
+        return f"Data not found for platform: {self.platform}"
+
+
+class DXFHTTPError(DXFError, requests.exceptions.HTTPError):
+    """The registry answered with an error status.
+
+    Still a ``requests.exceptions.HTTPError`` with ``.response``, as python-dxf users expect.
+    ``errors`` holds the registry's own error list (``[{"code": ..., "message": ...}]``) when the
+    body carried one, so messages can say *why* (``BLOB_UNKNOWN``, ``NAME_UNKNOWN``...).
+    """
+
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
+        super().__init__(message, response=response)
+        self.status_code = response.status_code if response is not None else 0
+        self.errors: list[dict[str, Any]] = _registry_errors(response)
+
+
+class DXFNotFoundError(DXFHTTPError):
+    """404: the blob, manifest, alias or repository does not exist."""
+
+
+class DXFInvalidReferenceError(DXFError, ValueError):
+    """A digest, repository name or alias is malformed; raised before it reaches a URL or a path."""
+
+
+class DXFManifestError(DXFError, ValueError):
+    """A manifest is not JSON, or lacks the fields its media type requires."""
+
+
+class DXFSecurityError(DXFError):
+    """We refused to follow a location that would leak credentials or downgrade to plain HTTP."""
+
+
+def _registry_errors(response: requests.Response | None) -> list[dict[str, Any]]:
+    """The ``errors`` array of a distribution-spec error body, or ``[]`` when there is none."""
+    if response is None or not response.content:
+        return []
+    content_type = response.headers.get("Content-Type", "")
+    if "json" not in content_type:
+        return []
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def error_for_response(response: requests.Response, what: str | None = None) -> DXFError:
+    """The exception for an error response: the one place statuses become our exceptions.
+
+    The message reads ``404 Not Found (blob unknown to registry)``: status, reason, and the registry's
+    own explanation when its body carried one. It never includes the URL's query (presigned storage
+    URLs carry secrets there) or any header we sent.
+    """
+    if response.status_code == 401:
+        return DXFUnauthorizedError(response)
+    reason = response.reason or ""
+    message = f"{response.status_code} {reason}".strip()
+    details = [str(e.get("message") or e.get("code")) for e in _registry_errors(response)]
+    if details:
+        message += f" ({'; '.join(details)})"
+    if what:
+        message = f"{what}: {message}"
+    cls = DXFNotFoundError if response.status_code == 404 else DXFHTTPError
+    return cls(message, response=response)

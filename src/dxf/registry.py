@@ -1,0 +1,184 @@
+"""The distribution API of one registry host: URLs, authentication round trips, status mapping.
+
+Every URL is built here, one function per endpoint of the OCI distribution spec ("Endpoints" table,
+end-1 to end-13), from a validated repository name and a :class:`~dxf.digest.Digest` or validated tag.
+Every response status becomes one of our exceptions in :meth:`Registry.request`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+
+import requests
+
+from .auth import AuthState
+from .digest import Digest
+from .exceptions import DXFSecurityError, DXFUnauthorizedError, error_for_response
+from .reference import validate_repository, validate_tag
+from .transport import Body, Transport, check_followable, same_origin
+
+#: Called with a 401 response; returns after (perhaps) authenticating so the request can be retried.
+UnauthorizedHook = Callable[[requests.Response], None]
+
+_SCOPE_CLASS = {"GET": "pull", "HEAD": "pull", "POST": "push", "PUT": "push", "PATCH": "push", "DELETE": "delete"}
+
+_LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+
+
+def scope_key(repo: str | None, method: str) -> str:
+    """The token-cache key of a request: which repository, and which kind of access it needs."""
+    if repo is None:
+        return "registry"
+    return f"{repo}|{_SCOPE_CLASS.get(method.upper(), 'other')}"
+
+
+def reference_part(reference: str | Digest) -> str:
+    """A manifest reference for a URL: a digest, or a tag checked against the spec's tag grammar."""
+    if isinstance(reference, Digest):
+        return str(reference)
+    if ":" in reference:
+        return str(Digest.parse(reference))
+    return validate_tag(reference)
+
+
+class Registry:
+    """One registry host (``host[:port]``): thread-safe, shared by every repository client on it."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        insecure: bool,
+        transport: Transport,
+        auth: AuthState | None = None,
+    ) -> None:
+        self.host = host
+        self.insecure = insecure
+        self.transport = transport
+        self.auth = auth or AuthState()
+        self.base_url = f"{'http' if insecure else 'https'}://{host}/v2/"
+
+    # -- URL builders (OCI distribution spec, "Endpoints") ---------------------------------------
+    def url(self, path: str = "") -> str:
+        return self.base_url + path
+
+    def blob_url(self, repo: str, digest: Digest) -> str:  # end-2, end-10
+        return self.url(f"{validate_repository(repo)}/blobs/{digest}")
+
+    def upload_start_url(self, repo: str, **params: str) -> str:  # end-4a/4b, end-11
+        query = f"?{urlencode(params)}" if params else ""
+        return self.url(f"{validate_repository(repo)}/blobs/uploads/{query}")
+
+    def manifest_url(self, repo: str, reference: str | Digest) -> str:  # end-3, end-7, end-9
+        return self.url(f"{validate_repository(repo)}/manifests/{quote(reference_part(reference), safe=':')}")
+
+    def tags_url(self, repo: str) -> str:  # end-8a/8b
+        return self.url(f"{validate_repository(repo)}/tags/list")
+
+    def catalog_url(self) -> str:  # not in the OCI spec; distribution's /v2/_catalog
+        return self.url("_catalog")
+
+    def resolve_location(self, current: str, location: str) -> str:
+        """An upload ``Location`` made absolute and checked: same origin, no downgrade, since our
+        ``Authorization`` goes there (OCI distribution spec: the location may be relative)."""
+        target = urljoin(current, location)
+        check_followable(current, target, carries_credentials=True)
+        return target
+
+    @staticmethod
+    def with_query(url: str, **params: str) -> str:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+    # -- the one request function ----------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        repo: str | None,
+        on_unauthorized: UnauthorizedHook | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Body = None,
+        stream: bool = False,
+        ok: Callable[[requests.Response], bool] | None = None,
+    ) -> requests.Response:
+        """Send a request with this host's credentials; answer one 401 by authenticating; map errors.
+
+        ``ok`` decides which responses are success (default: any 2xx); the rest raise. A 401 that
+        survives re-authentication raises :class:`DXFUnauthorizedError`. ``body`` should be bytes or
+        a factory when a 401 is possible, so it can be sent again after authenticating.
+        """
+        key = scope_key(repo, method)
+        self.auth.begin(key)
+        header = self.auth.header_for(key, self.transport)
+        response = self._send(method, url, header, headers, params, body, stream)
+        if response.status_code == 401 and on_unauthorized is not None:
+            on_unauthorized(response)
+            new_header = self.auth.header_for(key, self.transport)
+            if new_header != header:
+                response.close()
+                if body is not None and not isinstance(body, bytes) and not callable(body):
+                    raise DXFUnauthorizedError(response)
+                response = self._send(method, url, new_header, headers, params, body, stream)
+        accepted = ok(response) if ok is not None else 200 <= response.status_code < 300
+        if not accepted:
+            error = error_for_response(response)
+            response.close()
+            raise error
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        authorization: str | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        body: Body,
+        stream: bool,
+    ) -> requests.Response:
+        merged = dict(headers or {})
+        if authorization:
+            merged["Authorization"] = authorization
+        return self.transport.send(method, url, headers=merged, params=params, body=body, stream=stream)
+
+    # -- pagination ------------------------------------------------------------------------------
+    def paginate(
+        self,
+        url: str,
+        key: str,
+        *,
+        repo: str | None,
+        on_unauthorized: UnauthorizedHook | None,
+        batch_size: int | None,
+    ) -> Iterator[str]:
+        """Follow ``Link: <...>; rel="next"`` through every page, yielding ``body[key]`` items.
+
+        Next links are resolved against the current page and must stay on the registry's origin.
+        """
+        params: dict[str, Any] | None = {"n": batch_size} if batch_size else None
+        next_url: str | None = url
+        while next_url:
+            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, params=params)
+            params = None
+            body = response.json()
+            yield from (body.get(key) or []) if isinstance(body, dict) else []
+            next_url = self._next_link(next_url, response.headers.get("Link"))
+
+    @staticmethod
+    def _next_link(current: str, link: str | None) -> str | None:
+        if not link:
+            return None
+        match = _LINK_RE.search(link)
+        if not match:
+            return None
+        target: str = urljoin(current, match.group(1))
+        if not same_origin(current, target):
+            raise DXFSecurityError("refusing a pagination link to another origin")
+        return target

@@ -1,0 +1,259 @@
+"""HTTP for one client: a pooled ``requests.Session``, TLS, timeouts, retries and safe redirects.
+
+Everything that leaves the process goes through :meth:`Transport.send`. It owns three rules that no
+caller should have to remember:
+
+* **Retries** are bounded, back off exponentially with full jitter and honour ``Retry-After``; they
+  happen on connection errors and on 408/429/500/502/503/504, and only when the request body can be
+  sent again (no body, ``bytes``, or a zero-argument factory that makes a fresh body).
+* **Redirects** are followed here, not by requests, so that ``Authorization`` is dropped as soon as a
+  redirect leaves the origin it was meant for (registries redirect blob downloads to object storage)
+  and a redirect from https to http is refused outright.
+* **TLS** verification is on unless the caller turned it off; ``REQUESTS_CA_BUNDLE`` is honoured when
+  verification is simply ``True`` (requests merges it from the environment).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Union
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.adapters
+from urllib3.exceptions import InsecureRequestWarning
+
+from ._version import __version__
+from .exceptions import DXFSecurityError
+
+#: Statuses worth retrying: timeouts, throttling and transient server failures.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Seconds to wait for a TCP connection: finite, so a dead host fails in seconds, not minutes.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Seconds a read may stall; generous because registries can take a while to hash large uploads.
+DEFAULT_READ_TIMEOUT = 300.0
+MAX_REDIRECTS = 10
+USER_AGENT = f"dxf/{__version__}"
+
+#: What a request body may be: nothing, bytes, a file/iterable streamed once, or a factory for a
+#: fresh replayable body each attempt.
+Body = Union[None, bytes, IO[bytes], Iterable[bytes], Callable[[], Any]]
+#: A timeout as requests takes it: one number for both phases, or (connect, read).
+Timeout = Union[float, tuple[float, float], tuple[float, None], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times, and how patiently, to try a request again.
+
+    ``attempts`` counts every try, the first included; ``attempts=1`` disables retries.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_after: float = 120.0
+    statuses: frozenset[int] = field(default=RETRY_STATUSES)
+
+    def delay(self, attempt: int, response: requests.Response | None) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 1)."""
+        if response is not None:
+            hinted = retry_after_seconds(response.headers.get("Retry-After"))
+            if hinted is not None:
+                return min(hinted, self.max_retry_after)
+        ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse ``Retry-After`` (RFC 9110 10.2.3): delta-seconds or an HTTP date; None when absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with default ports filled in: the unit credentials belong to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def same_origin(a: str, b: str) -> bool:
+    return origin(a) == origin(b)
+
+
+def check_followable(current: str, target: str, *, carries_credentials: bool) -> None:
+    """Refuse a location that would downgrade https to http.
+
+    ``carries_credentials`` adds the stricter rule for upload locations: they must stay on the same
+    origin, since we send our ``Authorization`` there.
+    """
+    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+        raise DXFSecurityError(f"refusing to follow {_redact(target)}: it downgrades https to http")
+    if carries_credentials and not same_origin(current, target):
+        raise DXFSecurityError(
+            f"refusing to send credentials to {_redact(target)}: it is not the registry's origin"
+        )
+
+
+def _redact(url: str) -> str:
+    """The URL without query or userinfo (presigned storage URLs carry secrets in the query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def redact_url(url: str) -> str:
+    """Public spelling of :func:`_redact` for error messages."""
+    return _redact(url)
+
+
+class Transport:
+    """One pooled session plus the retry, redirect and TLS rules above; safe to share between threads.
+
+    ``requests.Session`` is used from several threads here only through ``Session.request``, whose
+    connection pool (urllib3) is thread-safe; the session's mutable state (cookies, default headers)
+    is never changed after construction.
+    """
+
+    def __init__(
+        self,
+        *,
+        tlsverify: bool | str = True,
+        timeout: Timeout = None,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        user_agent: str = USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.tlsverify = tlsverify
+        self.timeout: Timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.user_agent = user_agent
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.session = self._new_session(pool_size)
+
+    @staticmethod
+    def _new_session(pool_size: int) -> requests.Session:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def close(self) -> None:
+        self.session.close()
+
+    def effective_timeout(self) -> Timeout:
+        """The caller's timeout, or our finite defaults (python-dxf had none: a dead host hung)."""
+        if self.timeout is None:
+            return (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+        return self.timeout
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Body = None,
+        stream: bool = False,
+        follow_redirects: bool = True,
+    ) -> requests.Response:
+        """Send one request with retries and safe redirects; return the final response, any status.
+
+        Callers map statuses to errors themselves (see :mod:`dxf.registry`); connection failures that
+        survive the retries propagate as requests' own exceptions.
+        """
+        replayable = body is None or isinstance(body, bytes) or callable(body)
+        attempts = self.retry.attempts if replayable else 1
+        attempt = 0
+        while True:
+            attempt += 1
+            data = body() if callable(body) else body
+            try:
+                response = self._send_following(method, url, headers, params, data, stream, follow_redirects)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+                if attempt >= attempts:
+                    raise
+                self._sleep(self.retry.delay(attempt, None))
+                continue
+            if response.status_code in self.retry.statuses and attempt < attempts:
+                delay = self.retry.delay(attempt, response)
+                response.close()
+                self._sleep(delay)
+                continue
+            return response
+
+    def _send_following(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        data: Any,
+        stream: bool,
+        follow_redirects: bool,
+    ) -> requests.Response:
+        sent_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_once(method, url, sent_headers, params, data, stream)
+            location = response.headers.get("Location")
+            if not (follow_redirects and response.is_redirect and location):
+                return response
+            target = urljoin(response.url or url, location)
+            check_followable(url, target, carries_credentials=False)
+            response.close()
+            if not same_origin(url, target):
+                # Credentials belong to the registry's origin only (requests' should_strip_auth idea).
+                sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "authorization"}
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method, data = "GET", None
+            url, params = target, None
+        raise requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        data: Any,
+        stream: bool,
+    ) -> requests.Response:
+        verify = self.tlsverify
+        with warnings.catch_warnings():
+            if verify is False:
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+            return self.session.request(
+                method,
+                url,
+                headers=dict(headers),
+                params=params,
+                data=data,
+                stream=stream,
+                allow_redirects=False,
+                verify=verify,
+                timeout=self.effective_timeout(),
+            )
