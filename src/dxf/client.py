@@ -14,7 +14,7 @@ client to change verification). They are kept as documented aliases of our inter
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, TypeVar, Union
+from typing import IO, Any, TypeVar
 
 import requests
 
@@ -93,7 +93,9 @@ class DXFBase:
         self._repo: str | None = None
         retry = RetryPolicy() if retries is None else RetryPolicy(attempts=max(0, retries) + 1)
         self._jobs = max(1, jobs)
-        self._transport = Transport(tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2)
+        self._transport = Transport(
+            tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2
+        )
         self._registry = Registry(normalize_host(host), insecure=insecure, transport=self._transport)
 
     # -- python-dxf compatibility attributes -----------------------------------------------------
@@ -171,7 +173,9 @@ class DXFBase:
         credentials = self._auth_state.credentials()
         if credentials is not None and not self._insecure:
             self.authenticate(
-                credentials.username, credentials.password, response=response,
+                credentials.username,
+                credentials.password,
+                response=response,
                 authorization=credentials.authorization,
             )
 
@@ -208,7 +212,7 @@ class DXFBase:
         self.close()
 
 
-PlatformResult = Union[Any, dict[str, Any]]
+PlatformResult = Any  # a leaf result, or a dict of them keyed by platform
 
 
 class DXF(DXFBase):
@@ -239,7 +243,9 @@ class DXF(DXFBase):
     @classmethod
     def from_base(cls: type[TD], base: DXFBase, repo: str) -> TD:
         """A client for ``repo`` sharing ``base``'s host, settings, session, tokens and callback."""
-        client = cls(base._host, repo, base._auth, base._insecure, base._auth_host, base._tlsverify, base._timeout)
+        client = cls(
+            base._host, repo, base._auth, base._insecure, base._auth_host, base._tlsverify, base._timeout
+        )
         client._transport = base._transport
         client._registry = base._registry
         client._jobs = base._jobs
@@ -446,9 +452,13 @@ class DXF(DXFBase):
             if isinstance(parsed, Schema1Manifest):
                 digests = [str(d) for d in parsed.layers]
                 return [(d, self.blob_size(d)) for d in digests] if sizes else digests
-            return [(str(layer.digest), layer.size) if sizes else str(layer.digest) for layer in parsed.layers]
+            return [
+                (str(layer.digest), layer.size) if sizes else str(layer.digest) for layer in parsed.layers
+            ]
 
-        result: list[str] | list[tuple[str, int]] | dict[str, Any] = self._resolve(alias, manifest, platform, blobs)
+        result: list[str] | list[tuple[str, int]] | dict[str, Any] = self._resolve(
+            alias, manifest, platform, blobs
+        )
         return result
 
     def get_digest(
@@ -499,4 +509,3 @@ def _chunk_size(value: int | str | None) -> int | None:
     if size <= 0:
         raise ValueError(f"chunk size must be positive, got {size}")
     return size
-

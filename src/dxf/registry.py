@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -23,7 +23,14 @@ from .transport import Body, Transport, check_followable, same_origin
 #: Called with a 401 response; returns after (perhaps) authenticating so the request can be retried.
 UnauthorizedHook = Callable[[requests.Response], None]
 
-_SCOPE_CLASS = {"GET": "pull", "HEAD": "pull", "POST": "push", "PUT": "push", "PATCH": "push", "DELETE": "delete"}
+_SCOPE_CLASS = {
+    "GET": "pull",
+    "HEAD": "pull",
+    "POST": "push",
+    "PUT": "push",
+    "PATCH": "push",
+    "DELETE": "delete",
+}
 
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
@@ -165,7 +172,9 @@ class Registry:
         params: dict[str, Any] | None = {"n": batch_size} if batch_size else None
         next_url: str | None = url
         while next_url:
-            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, params=params)
+            response = self.request(
+                "GET", next_url, repo=repo, on_unauthorized=on_unauthorized, params=params
+            )
             params = None
             body = response.json()
             yield from (body.get(key) or []) if isinstance(body, dict) else []

@@ -7,6 +7,7 @@ a temporary name and is renamed only after verification.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -40,7 +41,9 @@ class RepoContext:
     on_unauthorized: UnauthorizedHook | None
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        return self.registry.request(method, url, repo=self.repo, on_unauthorized=self.on_unauthorized, **kwargs)
+        return self.registry.request(
+            method, url, repo=self.repo, on_unauthorized=self.on_unauthorized, **kwargs
+        )
 
 
 class _FileBody:
@@ -73,7 +76,9 @@ class _FileBody:
 
 def blob_exists(ctx: RepoContext, digest: Digest) -> bool:
     """HEAD the blob: True when present, False on 404; other failures raise."""
-    response = ctx.request("HEAD", ctx.registry.blob_url(ctx.repo, digest), ok=lambda r: r.status_code in (200, 404))
+    response = ctx.request(
+        "HEAD", ctx.registry.blob_url(ctx.repo, digest), ok=lambda r: r.status_code in (200, 404)
+    )
     response.close()
     return response.status_code == 200
 
@@ -116,7 +121,9 @@ def upload_file(ctx: RepoContext, path: str, digest: Digest, progress: Progress 
     finish_upload(ctx, location, digest, body)
 
 
-def upload_chunks(ctx: RepoContext, chunks: Iterable[bytes], digest: Digest, progress: Progress | None) -> None:
+def upload_chunks(
+    ctx: RepoContext, chunks: Iterable[bytes], digest: Digest, progress: Progress | None
+) -> None:
     """Upload caller-supplied chunks (digest known) in one streamed PUT (python-dxf's ``data=``)."""
     location = start_upload(ctx)
 
@@ -150,7 +157,9 @@ def upload_stream(
         hasher.update(chunk)
         end = offset + len(chunk) - 1
         headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{end}"}
-        response = ctx.request("PATCH", location, body=chunk, headers=headers, ok=lambda r: r.status_code == 202)
+        response = ctx.request(
+            "PATCH", location, body=chunk, headers=headers, ok=lambda r: r.status_code == 202
+        )
         response.close()
         location = ctx.registry.resolve_location(location, _location(response))
         offset += len(chunk)
@@ -204,9 +213,7 @@ class BlobReader:
             raise DXFDigestMismatchError(f"{self.digest.algorithm}:{hasher.hexdigest()}", str(self.digest))
 
 
-def download_to_file(
-    ctx: RepoContext, digest: Digest, path: str, progress: Progress | None = None
-) -> int:
+def download_to_file(ctx: RepoContext, digest: Digest, path: str, progress: Progress | None = None) -> int:
     """Download a blob into ``path`` atomically: temp file beside it, verify, fsync, rename.
 
     On any failure the temporary file is removed and ``path`` is left as it was.
@@ -234,7 +241,5 @@ def download_to_file(
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Union
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -43,9 +43,9 @@ USER_AGENT = f"dxf/{__version__}"
 
 #: What a request body may be: nothing, bytes, a file/iterable streamed once, or a factory for a
 #: fresh replayable body each attempt.
-Body = Union[None, bytes, IO[bytes], Iterable[bytes], Callable[[], Any]]
+Body = None | bytes | IO[bytes] | Iterable[bytes] | Callable[[], Any]
 #: A timeout as requests takes it: one number for both phases, or (connect, read).
-Timeout = Union[float, tuple[float, float], tuple[float, None], None]
+Timeout = float | tuple[float, float] | tuple[float, None] | None
 
 
 @dataclass(frozen=True)
