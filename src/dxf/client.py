@@ -13,14 +13,16 @@ client to change verification). They are kept as documented aliases of our inter
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
 import requests
 
 from . import transfer
 from .auth import TOKEN_USER_AGENT, AuthState, Credentials
-from .digest import Digest, hash_file
+from .digest import Digest
+from .download import BlobReader, download_to_file
 from .exceptions import (
     DXFAuthInsecureError,
     DXFDigestMismatchError,
@@ -41,9 +43,11 @@ from .manifest import (
     parse_manifest,
     platform_map,
 )
+from .parallel import blob_file_name, run_all
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .transport import RetryPolicy, Timeout, Transport
+from .upload import blob_exists, push_chunks, push_file, push_stream
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
 T = TypeVar("T", bound="DXFBase")
@@ -71,6 +75,7 @@ class DXFBase:
         *,
         retries: int | None = None,
         jobs: int = DEFAULT_JOBS,
+        upload_chunk_size: int | None = None,
     ) -> None:
         """
         :param host: registry host, optionally with a port (``localhost:5000``). ``docker.io`` and
@@ -83,7 +88,10 @@ class DXFBase:
             ``REQUESTS_CA_BUNDLE`` is honoured.
         :param timeout: seconds (or ``(connect, read)``); ``None`` means our finite defaults.
         :param retries: how many times a failed request is tried again (default 4; 0 disables).
-        :param jobs: parallel transfers this client is sized for (connection pool size).
+        :param jobs: parallel transfers this client is sized for (connection pool size) and the
+            default of ``push_blobs``/``pull_blobs``.
+        :param upload_chunk_size: bytes per PATCH when pushing large files (default: the whole file in
+            one resumable PATCH); raised to the registry's ``OCI-Chunk-Min-Length`` when smaller.
         """
         self._host = host
         self._auth = auth
@@ -93,6 +101,7 @@ class DXFBase:
         self._repo: str | None = None
         retry = RetryPolicy() if retries is None else RetryPolicy(attempts=max(0, retries) + 1)
         self._jobs = max(1, jobs)
+        self._upload_chunk_size = upload_chunk_size
         self._transport = Transport(
             tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2
         )
@@ -230,10 +239,21 @@ class DXF(DXFBase):
         *,
         retries: int | None = None,
         jobs: int = DEFAULT_JOBS,
+        upload_chunk_size: int | None = None,
     ) -> None:
         """:param repo: repository name, e.g. ``fred/datalogger``; on Docker Hub a one-component name
         gets ``library/``. Other parameters as :class:`DXFBase`."""
-        super().__init__(host, auth, insecure, auth_host, tlsverify, timeout, retries=retries, jobs=jobs)
+        super().__init__(
+            host,
+            auth,
+            insecure,
+            auth_host,
+            tlsverify,
+            timeout,
+            retries=retries,
+            jobs=jobs,
+            upload_chunk_size=upload_chunk_size,
+        )
         self._repo = repo
         self._path = validate_repository(repository_path(normalize_host(host), repo))
 
@@ -249,6 +269,7 @@ class DXF(DXFBase):
         client._transport = base._transport
         client._registry = base._registry
         client._jobs = base._jobs
+        client._upload_chunk_size = base._upload_chunk_size
         return client
 
     def _ctx(self) -> transfer.RepoContext:
@@ -269,29 +290,59 @@ class DXF(DXFBase):
         ``data``; first with an empty chunk. Nothing is uploaded (and no progress reported) when
         ``check_exists`` finds the blob already there.
         """
-        if filename is None:
-            if digest is None:
-                raise TypeError("digest must be provided if filename is None")
-            dgst = Digest.parse(digest)
-        else:
-            dgst = Digest.parse(hash_file(filename))
         ctx = self._ctx()
-        if check_exists and transfer.blob_exists(ctx, dgst):
-            return str(dgst) if filename is not None else digest  # type: ignore[return-value]
         if filename is not None:
-            transfer.upload_file(ctx, filename, dgst, progress)
-            return str(dgst)
+            return str(push_file(ctx, filename, progress, check_exists, self._upload_chunk_size))
+        if digest is None:
+            raise TypeError("digest must be provided if filename is None")
+        dgst = Digest.parse(digest)
+        if check_exists and blob_exists(ctx, dgst):
+            return digest
         if isinstance(data, bytes):
             data = [data]
         if progress is not None:
-            progress(str(dgst), b"")
-        transfer.upload_chunks(ctx, data or [], dgst, progress)
-        return digest  # type: ignore[return-value]
+            progress(digest, b"")
+        push_chunks(ctx, data or [], dgst, progress)
+        return digest
 
     def push_stream(self, stream: IO[bytes], progress: Callable[..., None] | None = None) -> str:
         """Upload everything a binary stream yields (stdin, a pipe), hashing as it goes; return the
         digest. Memory stays bounded by one upload chunk; nothing is spooled to disk."""
-        return str(transfer.upload_stream(self._ctx(), stream, progress))
+        return str(push_stream(self._ctx(), stream, progress))
+
+    def push_blobs(
+        self,
+        filenames: Sequence[str],
+        *,
+        jobs: int | None = None,
+        progress: Callable[..., None] | None = None,
+        check_exists: bool = True,
+    ) -> list[str]:
+        """Push several files with up to ``jobs`` transfers at once; return their digests in order."""
+        return run_all(
+            list(filenames),
+            lambda name: self.push_blob(name, progress, check_exists=check_exists),
+            jobs or self._jobs,
+        )
+
+    def pull_blobs(
+        self,
+        digests: Sequence[str],
+        output_dir: str,
+        *,
+        jobs: int | None = None,
+        progress: Callable[..., None] | None = None,
+    ) -> list[str]:
+        """Download blobs into ``output_dir`` (each as ``<algorithm>-<hex>``, verified and written
+        atomically) with up to ``jobs`` at once; return the paths in order."""
+        parsed = [str(Digest.parse(d)) for d in digests]
+
+        def pull(digest: str) -> str:
+            path = os.path.join(output_dir, blob_file_name(digest))
+            self.pull_blob_to_file(digest, path, progress)
+            return path
+
+        return run_all(parsed, pull, jobs or self._jobs)
 
     def pull_blob(
         self, digest: str, size: bool = False, chunk_size: int | str | None = None
@@ -301,7 +352,7 @@ class DXF(DXFBase):
         The request is made now: a missing blob raises here, not when iterating. Iterating to the
         end verifies the digest and raises :class:`DXFDigestMismatchError` on a mismatch.
         """
-        reader = transfer.BlobReader(self._ctx(), Digest.parse(digest), _chunk_size(chunk_size))
+        reader = BlobReader(self._ctx(), Digest.parse(digest), _chunk_size(chunk_size))
         if not size:
             return reader
         total = reader.size if reader.size is not None else self.blob_size(digest)
@@ -309,7 +360,7 @@ class DXF(DXFBase):
 
     def pull_blob_to_file(self, digest: str, path: str, progress: Callable[..., None] | None = None) -> int:
         """Download a blob to ``path`` atomically (verified before it gets the name); return its size."""
-        return transfer.download_to_file(self._ctx(), Digest.parse(digest), path, progress)
+        return download_to_file(self._ctx(), Digest.parse(digest), path, progress)
 
     def blob_size(self, digest: str) -> int:
         """The blob's size in bytes (HEAD)."""

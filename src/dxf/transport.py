@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import email.utils
 import random
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -149,8 +148,7 @@ class Transport:
         self.timeout: Timeout = timeout
         self.retry = retry or RetryPolicy()
         self.user_agent = user_agent
-        self._sleep = sleep
-        self._lock = threading.Lock()
+        self.sleep = sleep
         self.session = self._new_session(pool_size)
 
     @staticmethod
@@ -197,12 +195,12 @@ class Transport:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 if attempt >= attempts:
                     raise
-                self._sleep(self.retry.delay(attempt, None))
+                self.sleep(self.retry.delay(attempt, None))
                 continue
             if response.status_code in self.retry.statuses and attempt < attempts:
                 delay = self.retry.delay(attempt, response)
                 response.close()
-                self._sleep(delay)
+                self.sleep(delay)
                 continue
             return response
 

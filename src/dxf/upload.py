@@ -1,0 +1,427 @@
+"""Blob uploads: streamed, resumable, and overlapped with hashing.
+
+An upload is a session at the registry (OCI distribution spec, "Pushing blobs"): ``POST`` opens it,
+``PATCH`` requests with ``Content-Range`` append to it, ``PUT ?digest=`` closes it. Because the session
+remembers how much it holds (``GET`` on its location answers ``Range: 0-<last byte>``), a broken
+``PATCH`` is resumed from there rather than restarted. A registry that refuses ``PATCH`` gets the whole
+blob in one ``PUT`` instead.
+
+Pushing a file needs its digest twice: first to ask whether the registry already has it (python-dxf's
+``check_exists``), last to close the upload. Reading the file to hash it before sending costs a
+second pass (about 0.8 s per GiB here), so for large files the hash runs in a thread *while* the
+upload streams; if the blob turns out to exist, the upload is abandoned and cancelled. Progress is
+reported only once the digest is known (python-dxf passes it to the callback), catching up on the
+bytes already sent by re-reading them from the page cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO
+
+import requests
+
+from .digest import READ_SIZE, Digest
+from .exceptions import DXFError, DXFHTTPError
+from .transfer import Progress, RepoContext, is_resumable
+
+#: Bytes per PATCH when streaming an upload of unknown length (stdin): one chunk is held in memory so
+#: it can be sent again after a failure.
+DEFAULT_STREAM_CHUNK = 8 * 1024 * 1024
+#: Files smaller than this are hashed first and sent in one PUT: fewer requests beat overlap here.
+OVERLAP_THRESHOLD = 16 * 1024 * 1024
+#: Statuses with which a registry says it does not take chunked (PATCH) uploads.
+PATCH_REFUSED = frozenset({400, 405, 501})
+
+
+class _Abandoned(DXFError):
+    """Raised inside a request body to stop sending: the blob turned out to exist already."""
+
+
+class _PatchRefused(DXFError):
+    """The registry does not take PATCH uploads; send the blob in one PUT instead."""
+
+
+class UploadSession:
+    """One upload session at the registry; tracks its current location."""
+
+    def __init__(self, ctx: RepoContext) -> None:
+        self.ctx = ctx
+        url = ctx.registry.upload_start_url(ctx.repo)
+        response = ctx.request("POST", url, ok=lambda r: r.status_code in (201, 202))
+        response.close()
+        self.location = ctx.registry.resolve_location(url, _location(response))
+        minimum = response.headers.get("OCI-Chunk-Min-Length", "")
+        self.min_chunk = int(minimum) if minimum.isdigit() else 0
+
+    def _follow(self, response: requests.Response) -> None:
+        location = response.headers.get("Location")
+        if location:
+            self.location = self.ctx.registry.resolve_location(self.location, location)
+
+    def patch(self, body: object, start: int, length: int) -> None:
+        """Append ``length`` bytes at ``start`` (the session must hold exactly ``start`` bytes)."""
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{start}-{start + length - 1}",
+        }
+        if length:
+            headers["Content-Length"] = str(length)
+        response = self.ctx.request("PATCH", self.location, body=body, headers=headers, ok=_accepted)
+        response.close()
+        self._follow(response)
+
+    def offset(self) -> int | None:
+        """How many bytes the registry holds, or None when its answer is ambiguous.
+
+        distribution reports ``Range: 0-0`` both for an empty session and for one byte, so that answer
+        cannot be trusted for resuming.
+        """
+        response = self.ctx.request("GET", self.location, ok=lambda r: r.status_code == 204)
+        response.close()
+        self._follow(response)
+        start, _, end = response.headers.get("Range", "").partition("-")
+        if start != "0" or not end.isdigit() or end == "0":
+            return None
+        return int(end) + 1
+
+    def finish(self, digest: Digest, body: object = None) -> None:
+        """Close the session with ``PUT ?digest=`` (and the rest of the content, if any)."""
+        url = self.ctx.registry.with_query(self.location, digest=str(digest))
+        headers = {"Content-Type": "application/octet-stream"}
+        ok = lambda r: r.status_code in (201, 204)  # noqa: E731
+        self.ctx.request("PUT", url, body=body, headers=headers, ok=ok).close()
+
+    def cancel(self) -> None:
+        """Abandon the session (best effort: an orphan session is only garbage at the registry)."""
+        try:
+            ok = lambda r: r.status_code in (200, 202, 204, 404)  # noqa: E731
+            self.ctx.request("DELETE", self.location, ok=ok).close()
+        except (DXFError, requests.exceptions.RequestException):
+            pass
+
+
+def _accepted(response: requests.Response) -> bool:
+    return response.status_code == 202
+
+
+def _location(response: requests.Response) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        raise DXFHTTPError(f"{response.status_code} {response.reason}: no Location header", response=response)
+    return location
+
+
+def send_span(session: UploadSession, body_from: Callable[[int], object], start: int, end: int) -> None:
+    """PATCH bytes ``[start, end)``; after a failure, ask the registry what it holds and go on from there.
+
+    ``body_from(offset)`` makes a fresh request body for ``[offset, end)``. Attempts are bounded by the
+    client's retry policy; an answer that does not fall inside the span cannot be resumed and raises.
+    """
+    offset = start
+    failures = 0
+    while True:
+        try:
+            session.patch(body_from(offset), offset, end - offset)
+            return
+        except _Abandoned:
+            raise
+        except Exception as error:
+            failures += 1
+            if not is_resumable(error, session.ctx.retry) or failures >= session.ctx.retry.attempts:
+                raise
+            session.ctx.pause(failures, error)
+            held = session.offset()
+            if held is None or not start <= held <= end:
+                raise
+            if held == end:
+                return
+            offset = held
+
+
+class _FileRange:
+    """Bytes ``[start, end)`` of a file as a request body: 1 MiB reads, a known length, a hook per chunk.
+
+    requests streams any object with ``__iter__`` and takes the length from ``__len__``; urllib3 then
+    calls ``read`` and sends whatever it returns, so our large reads replace http.client's 8 KiB ones.
+    """
+
+    def __init__(self, path: str, start: int, end: int, on_chunk: Callable[[bytes], None] | None) -> None:
+        self._f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed at end of range or on abandon
+        self._f.seek(start)
+        self._left = end - start
+        self._on_chunk = on_chunk
+        self._length = end - start
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read():
+            yield chunk
+
+    def read(self, _n: int = -1) -> bytes:
+        if self._left <= 0:
+            self._f.close()
+            return b""
+        chunk = self._f.read(min(READ_SIZE, self._left))
+        if not chunk:
+            self._f.close()
+            raise DXFError("file shrank while it was being uploaded")
+        self._left -= len(chunk)
+        if self._on_chunk is not None:
+            try:
+                self._on_chunk(chunk)
+            except BaseException:
+                self._f.close()
+                raise
+        return chunk
+
+
+class _DigestInBackground:
+    """Hash a file in a thread and, when asked to, check whether the registry already has the blob."""
+
+    def __init__(self, ctx: RepoContext, path: str, check_exists: bool) -> None:
+        self.digest: Digest | None = None
+        self.exists = False
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ctx, path, check_exists), daemon=True)
+        self._thread.start()
+
+    def _run(self, ctx: RepoContext, path: str, check_exists: bool) -> None:
+        try:
+            self.digest = Digest.of_file(path)
+            self.exists = check_exists and blob_exists(ctx, self.digest)
+        except BaseException as error:  # handed to the uploading thread
+            self.error = error
+        finally:
+            self.done.set()
+
+    def result(self) -> Digest:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.digest is not None
+        return self.digest
+
+
+class _HighWater:
+    """Reports each byte of a blob to ``progress`` once, however often a retry sends it again."""
+
+    def __init__(self, progress: Progress | None, digest: Digest, size: int) -> None:
+        self._progress = progress
+        self._label = str(digest)
+        self._size = size
+        self.position = 0
+        self.reported = -1  # -1: not even the opening empty chunk yet
+
+    def open(self) -> None:
+        if self._progress is not None and self.reported < 0:
+            self._progress(self._label, b"", self._size)
+            self.reported = 0
+
+    def feed(self, chunk: bytes) -> None:
+        start, self.position = self.position, self.position + len(chunk)
+        if self._progress is not None and self.position > self.reported:
+            self.open()
+            self._progress(self._label, chunk[max(0, self.reported - start) :], self._size)
+            self.reported = self.position
+
+
+class _GatedProgress:
+    """Progress for an upload whose digest is not known yet: held back, then caught up from the file."""
+
+    def __init__(self, progress: Progress | None, path: str, size: int, hashing: _DigestInBackground) -> None:
+        self._progress = progress
+        self._path = path
+        self._size = size
+        self._hashing = hashing
+        self._sent = 0
+        self._water: _HighWater | None = None
+
+    def on_chunk(self, chunk: bytes) -> None:
+        if self._hashing.done.is_set() and self._hashing.exists:
+            raise _Abandoned("blob already exists")
+        start, self._sent = self._sent, self._sent + len(chunk)
+        if self._progress is not None and self._hashing.done.is_set() and self._hashing.error is None:
+            water = self.catch_up(upto=start)
+            water.position = start
+            water.feed(chunk)
+
+    def catch_up(self, upto: int | None = None) -> _HighWater:
+        """Report everything sent so far (up to ``upto``), re-reading it from the file."""
+        if self._water is None:
+            assert self._hashing.digest is not None
+            self._water = _HighWater(self._progress, self._hashing.digest, self._size)
+            self._water.open()
+        water = self._water
+        target = self._sent if upto is None else upto
+        if self._progress is not None and water.reported < target:
+            with open(self._path, "rb") as f:
+                f.seek(water.reported)
+                water.position = water.reported
+                while water.position < target and (chunk := f.read(min(READ_SIZE, target - water.position))):
+                    water.feed(chunk)
+        return water
+
+    def rewind(self, offset: int) -> None:
+        """A resumed upload resends from ``offset``."""
+        self._sent = offset
+
+
+def blob_exists(ctx: RepoContext, digest: Digest) -> bool:
+    """HEAD the blob: True when present, False on 404; other failures raise."""
+    url = ctx.registry.blob_url(ctx.repo, digest)
+    response = ctx.request("HEAD", url, ok=lambda r: r.status_code in (200, 404))
+    response.close()
+    return response.status_code == 200
+
+
+def push_file(
+    ctx: RepoContext, path: str, progress: Progress | None, check_exists: bool, chunk_size: int | None = None
+) -> Digest:
+    """Upload a file, return its digest. See the module docstring for the overlap of hash and upload."""
+    size = os.path.getsize(path)
+    if size < OVERLAP_THRESHOLD:
+        digest = Digest.of_file(path)
+        if check_exists and blob_exists(ctx, digest):
+            return digest
+        _push_whole_file(ctx, path, size, digest, progress)
+        return digest
+    hashing = _DigestInBackground(ctx, path, check_exists)
+    gate = _GatedProgress(progress, path, size, hashing)
+    session = UploadSession(ctx)
+    try:
+        _send_file(session, path, size, gate, chunk_size)
+    except _Abandoned:
+        session.cancel()
+        return hashing.result()
+    except _PatchRefused:
+        session.cancel()
+        digest = hashing.result()
+        if not hashing.exists:
+            _push_whole_file(ctx, path, size, digest, progress)
+        return digest
+    except BaseException:
+        session.cancel()
+        hashing.result()  # surface a hashing error in preference to its consequence
+        raise
+    digest = hashing.result()
+    if hashing.exists:
+        session.cancel()
+        return digest
+    gate.catch_up()
+    session.finish(digest)
+    return digest
+
+
+def _push_whole_file(
+    ctx: RepoContext, path: str, size: int, digest: Digest, progress: Progress | None
+) -> None:
+    """One POST and one PUT carrying the whole file. A PUT that breaks cannot be resumed in place (the
+    session may hold part of it), so a retry opens a new session."""
+    water = _HighWater(progress, digest, size)
+    water.open()
+    failures = 0
+    while True:
+        water.position = 0
+        session = UploadSession(ctx)
+        try:
+            session.finish(digest, _FileRange(path, 0, size, water.feed))
+            return
+        except Exception as error:
+            session.cancel()
+            failures += 1
+            if not is_resumable(error, ctx.retry) or failures >= ctx.retry.attempts:
+                raise
+            ctx.pause(failures, error)
+
+
+def _send_file(
+    session: UploadSession, path: str, size: int, gate: _GatedProgress, chunk_size: int | None
+) -> None:
+    """PATCH the file in spans of ``chunk_size`` (default: one span), each resumable. A registry that
+    refuses the first PATCH raises :class:`_PatchRefused`, and the caller falls back to one PUT."""
+    span = max(chunk_size or size, session.min_chunk, 1)
+    start = 0
+    while start < size:
+        end = min(size, start + span)
+
+        def body_from(offset: int, end: int = end) -> _FileRange:
+            gate.rewind(offset)
+            return _FileRange(path, offset, end, gate.on_chunk)
+
+        try:
+            send_span(session, body_from, start, end)
+        except DXFHTTPError as error:
+            if start == 0 and error.status_code in PATCH_REFUSED:
+                raise _PatchRefused(str(error)) from error
+            raise
+        start = end
+
+
+def push_chunks(ctx: RepoContext, chunks: Iterable[bytes], digest: Digest, progress: Progress | None) -> None:
+    """Upload caller-supplied chunks (digest known) in one streamed PUT (python-dxf's ``data=``)."""
+
+    def reporting() -> Iterator[bytes]:
+        for chunk in chunks:
+            if chunk and progress is not None:
+                progress(str(digest), chunk)
+            yield chunk
+
+    UploadSession(ctx).finish(digest, reporting())
+
+
+def push_stream(
+    ctx: RepoContext,
+    stream: IO[bytes],
+    progress: Progress | None,
+    chunk_size: int = DEFAULT_STREAM_CHUNK,
+    algorithm: str = "sha256",
+) -> Digest:
+    """Upload a stream of unknown length: PATCH chunks while hashing, then ``PUT ?digest=``.
+
+    Each chunk is held once in memory so it can be resent after a failure; nothing is spooled to disk.
+    ``progress(label, chunk)`` is called with the label ``"(stream)"``, the digest being unknown.
+    """
+    hasher = hashlib.new(algorithm)
+    session = UploadSession(ctx)
+    chunk_size = max(chunk_size, session.min_chunk, 1)
+    offset = 0
+    if progress is not None:
+        progress("(stream)", b"")
+    try:
+        while chunk := _read_full(stream, chunk_size):
+            hasher.update(chunk)
+            start = offset
+
+            def rest_of_chunk(at: int, chunk: bytes = chunk, start: int = start) -> bytes:
+                return chunk[at - start :]
+
+            send_span(session, rest_of_chunk, start, start + len(chunk))
+            offset += len(chunk)
+            if progress is not None:
+                progress("(stream)", chunk)
+        digest = Digest(algorithm, hasher.hexdigest())
+        session.finish(digest)
+    except BaseException:
+        session.cancel()
+        raise
+    return digest
+
+
+def _read_full(stream: IO[bytes], size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads (pipes return what they have)."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)

@@ -1,0 +1,88 @@
+"""Shared pytest fixtures: real distribution registries in three auth modes.
+
+* ``registry_plain`` / ``registry_basic`` / ``registry_token``: one session-wide registry each;
+* ``registry``: parametrized over the three (ids ``plain``, ``basic``, ``token``);
+* ``short_token_registry``: a fresh token-mode registry per test whose tokens say
+  ``expires_in: 3`` and really stop working 3 s after issue (its token server has
+  ``strict_expiry`` on to cancel distribution 2.8's 60 s leeway on ``exp``);
+* ``repo_name``: a unique, valid repository name per test.
+
+A registry that cannot start raises (the test errors loudly); nothing is ever skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.pki import PkiPaths, generate_pki
+from harness.registry import MODES, RegistryProcess, start_registry
+
+_repo_counter = itertools.count(1)
+
+
+def _start(
+    mode: str, workdir: Path, pki: PkiPaths, *, token_expires_in: int = 300, strict: bool = False
+) -> RegistryProcess:
+    return start_registry(
+        mode, workdir, pki=pki, token_expires_in=token_expires_in, strict_token_expiry=strict
+    )
+
+
+@pytest.fixture(scope="session")
+def harness_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
+    """One throwaway CA / server certificate / token issuer key for the whole session."""
+    return generate_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def registry_plain(
+    tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
+) -> Iterator[RegistryProcess]:
+    reg = _start("plain", tmp_path_factory.mktemp("registry-plain"), harness_pki)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(scope="session")
+def registry_basic(
+    tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
+) -> Iterator[RegistryProcess]:
+    reg = _start("basic", tmp_path_factory.mktemp("registry-basic"), harness_pki)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(scope="session")
+def registry_token(
+    tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
+) -> Iterator[RegistryProcess]:
+    reg = _start("token", tmp_path_factory.mktemp("registry-token"), harness_pki)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(params=list(MODES), ids=list(MODES))
+def registry(request: pytest.FixtureRequest) -> RegistryProcess:
+    """The session registry of each mode in turn."""
+    reg: RegistryProcess = request.getfixturevalue(f"registry_{request.param}")
+    return reg
+
+
+@pytest.fixture
+def short_token_registry(tmp_path: Path, harness_pki: PkiPaths) -> Iterator[RegistryProcess]:
+    """A fresh token-mode registry whose tokens last 3 s (``expires_in: 3``, ``strict_expiry``)."""
+    reg = _start("token", tmp_path / "short-token-registry", harness_pki, token_expires_in=3, strict=True)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def repo_name(request: pytest.FixtureRequest) -> str:
+    """``test/<sanitised test name>-<n>``: lowercase, only ``[a-z0-9-/]``, unique per test."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80].strip("-") or "t"
+    return f"test/{base}-{next(_repo_counter)}"

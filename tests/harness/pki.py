@@ -1,0 +1,163 @@
+"""Throwaway PKI for the integration tests.
+
+Creates, with ``cryptography``:
+
+* a CA certificate (the bundle clients verify against),
+* a server certificate signed by that CA for ``127.0.0.1`` / ``localhost``
+  (used by the registry's TLS listener and by the token server),
+* an RSA key plus a self-signed certificate for the token issuer (the registry's
+  ``auth.token.rootcertbundle``; tokens are signed with the key).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["PkiPaths", "generate_pki", "libtrust_key_id", "load_private_key"]
+
+
+@dataclass(frozen=True)
+class PkiPaths:
+    """PEM files written by :func:`generate_pki`."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    issuer_cert: Path
+    issuer_key: Path
+
+
+def libtrust_key_id(public_key: PublicKeyTypes) -> str:
+    """The libtrust key ID of ``public_key`` (what distribution matches a JWT ``kid`` against).
+
+    SHA-256 of the DER SubjectPublicKeyInfo, first 240 bits, base32 without padding
+    (48 characters), in twelve ':'-separated groups of four.
+    """
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    encoded = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode("ascii").rstrip("=")
+    return ":".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
+
+
+def load_private_key(path: Path) -> rsa.RSAPrivateKey:
+    """Load the issuer's RSA signing key written by :func:`generate_pki`."""
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"{path} does not hold an RSA private key")
+    return key
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dxf integration tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write(path: Path, data: bytes, *, private: bool = False) -> Path:
+    path.write_bytes(data)
+    if private:
+        path.chmod(0o600)
+    return path
+
+
+def generate_pki(directory: Path, *, days: int = 7) -> PkiPaths:
+    """Generate the CA, server and issuer material and write PEM files into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = now - datetime.timedelta(hours=1)
+    not_after = now + datetime.timedelta(days=days)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("dxf test CA")
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer_name = _name("dxf test token issuer")
+    issuer_cert = (
+        x509.CertificateBuilder()
+        .subject_name(issuer_name)
+        .issuer_name(issuer_name)
+        .public_key(issuer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+    pem = serialization.Encoding.PEM
+    return PkiPaths(
+        ca_cert=_write(directory / "ca.crt", ca_cert.public_bytes(pem)),
+        server_cert=_write(directory / "server.crt", server_cert.public_bytes(pem)),
+        server_key=_write(directory / "server.key", _key_pem(server_key), private=True),
+        issuer_cert=_write(directory / "issuer.crt", issuer_cert.public_bytes(pem)),
+        issuer_key=_write(directory / "issuer.key", _key_pem(issuer_key), private=True),
+    )

@@ -1,0 +1,538 @@
+"""A fault-injecting TCP proxy for reliability tests (plain HTTP only).
+
+``FaultProxy(target_host, target_port)`` listens on a free port of 127.0.0.1 and forwards
+bytes both ways, one pair of threads per connection. It follows HTTP/1.1 message framing
+(request/response heads, ``Content-Length`` and chunked bodies, ``HEAD``/204/304 without
+body) just far enough to find where each message starts, which allows two things:
+
+* :meth:`FaultProxy.inject_status` answers the next request(s) itself, on whatever
+  connection they arrive (new or kept alive): the request head and body are read and
+  dropped, the canned response is sent with ``Connection: close`` and the connection is
+  closed;
+* ``Location`` headers of *response heads* naming the target's ``host:port`` are rewritten
+  to the proxy's, so redirects and upload URLs keep going through the proxy. (The
+  distribution registry builds absolute ``Location`` URLs from the request's ``Host``
+  header, which already names the proxy, so for it the rewrite is a safety net; it
+  matters for upstreams configured with a fixed ``http.host``.) Bodies are never altered.
+
+:meth:`FaultProxy.cut_after` breaks transfers: the first connection that forwards data in
+the given direction after the call claims the fault, and once ``n_bytes`` (heads included)
+have passed in that direction on it, both of its sockets are closed. With ``times`` > 1
+the following connections are cut the same way. A connection kept alive from before the
+call can claim it, so a client's connection pool cannot dodge the fault.
+
+If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
+delimited by close), that direction of that connection just passes bytes through.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import http
+import json
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+
+__all__ = ["FaultProxy"]
+
+_MAX_HEAD = 64 * 1024
+_RECV = 64 * 1024
+_DIRECTIONS = ("upstream", "downstream")
+
+
+@dataclass
+class _CutRule:
+    n_bytes: int
+    direction: str
+    times: int
+    hard: bool
+
+
+@dataclass
+class _InjectRule:
+    status: int
+    times: int
+    retry_after: int | float | str | None
+    body: bytes | None
+    headers: tuple[tuple[str, str], ...]
+
+
+class _Framer:
+    """Incremental HTTP/1.x framing of one direction; ``feed`` returns ``(kind, bytes)`` events.
+
+    Kinds: ``head`` (a complete message head), ``body`` (bytes passed through unchanged,
+    including chunk-size lines and trailers) and ``end`` (a message just completed, with
+    empty bytes). Requests push their method onto ``methods``; responses pop it to know
+    whether a body follows (``HEAD``).
+    """
+
+    def __init__(self, *, is_request: bool, methods: collections.deque[str]) -> None:
+        self.is_request = is_request
+        self.methods = methods
+        self.state = "head"
+        self.remaining = 0
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        self.buf += data
+        events: list[tuple[str, bytes]] = []
+        while self.buf:
+            if self.state == "raw":
+                events.append(("body", bytes(self.buf)))
+                self.buf.clear()
+            elif self.state == "head":
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self.buf) > _MAX_HEAD:
+                        self.state = "raw"
+                        continue
+                    break
+                head = bytes(self.buf[: end + 4])
+                del self.buf[: end + 4]
+                events.append(("head", head))
+                self._after_head(head, events)
+            elif self.state in ("length", "chunk_data"):
+                take = min(self.remaining, len(self.buf))
+                events.append(("body", bytes(self.buf[:take])))
+                del self.buf[:take]
+                self.remaining -= take
+                if self.remaining == 0:
+                    if self.state == "length":
+                        self.state = "head"
+                        events.append(("end", b""))
+                    else:
+                        self.state = "chunk_size"
+            elif self.state in ("chunk_size", "trailer"):
+                eol = self.buf.find(b"\r\n")
+                if eol < 0:
+                    if len(self.buf) > _MAX_HEAD:
+                        self.state = "raw"
+                        continue
+                    break
+                line = bytes(self.buf[: eol + 2])
+                del self.buf[: eol + 2]
+                events.append(("body", line))
+                if self.state == "trailer":
+                    if line == b"\r\n":
+                        self.state = "head"
+                        events.append(("end", b""))
+                    continue
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    self.state = "raw"
+                    continue
+                if size == 0:
+                    self.state = "trailer"
+                else:
+                    self.state = "chunk_data"
+                    self.remaining = size + 2  # chunk data and its CRLF
+        return events
+
+    def _after_head(self, head: bytes, events: list[tuple[str, bytes]]) -> None:
+        lines = head.split(b"\r\n")
+        start = lines[0].split()
+        headers: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        chunked = headers.get(b"transfer-encoding", b"").lower().replace(b" ", b"").endswith(b"chunked")
+        length: int | None = None
+        if b"content-length" in headers:
+            try:
+                length = int(headers[b"content-length"])
+            except ValueError:
+                self.state = "raw"
+                return
+        if self.is_request:
+            self.methods.append(start[0].decode("latin-1").upper() if start else "GET")
+            if chunked:
+                self.state = "chunk_size"
+            elif length:
+                self.state, self.remaining = "length", length
+            else:
+                events.append(("end", b""))
+            return
+        try:
+            status = int(start[1])
+        except (IndexError, ValueError):
+            self.state = "raw"
+            return
+        if 100 <= status < 200:
+            if status == 101:
+                self.state = "raw"
+            return  # interim response: the real one follows
+        method = self.methods.popleft() if self.methods else "GET"
+        if method == "HEAD" or status in (204, 304):
+            events.append(("end", b""))
+        elif method == "CONNECT" and 200 <= status < 300:
+            self.state = "raw"
+        elif chunked:
+            self.state = "chunk_size"
+        elif length is not None:
+            if length:
+                self.state, self.remaining = "length", length
+            else:
+                events.append(("end", b""))
+        else:
+            self.state = "raw"  # delimited by the connection closing
+
+
+class _Cut(Exception):
+    pass
+
+
+class _Connection:
+    def __init__(self, proxy: FaultProxy, client: socket.socket) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.upstream: socket.socket | None = None
+        self.methods: collections.deque[str] = collections.deque()
+        self.cut_remaining: dict[str, int | None] = {"upstream": None, "downstream": None}
+        self.cut_hard: dict[str, bool] = {"upstream": False, "downstream": False}
+        self._closed = False
+        self._lock = threading.Lock()
+        self._down_thread: threading.Thread | None = None
+
+    # -- teardown --------------------------------------------------------------------------
+
+    def abort(self, *, hard: bool = False) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for sock in (self.client, self.upstream):
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):
+                if hard:
+                    # Linger 0 makes close() send RST; SHUT_RD wakes a thread blocked in recv()
+                    # without sending a FIN first.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.shutdown(socket.SHUT_RD)
+                else:
+                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+        self.proxy._forget(self)
+
+    # -- sending with fault accounting -----------------------------------------------------
+
+    def _send(self, direction: str, sock: socket.socket, data: bytes) -> None:
+        if not data:
+            return
+        remaining = self.cut_remaining[direction]
+        if remaining is None:
+            rule = self.proxy._claim_cut(direction)
+            if rule is not None:
+                remaining = self.cut_remaining[direction] = rule.n_bytes
+                self.cut_hard[direction] = rule.hard
+        # Counters are updated before the bytes leave, so whatever a client observes has
+        # already been counted.
+        if remaining is not None and len(data) >= remaining:
+            self.proxy._count(direction, remaining)
+            self.proxy._count_cut()
+            if remaining:
+                sock.sendall(data[:remaining])
+            raise _Cut
+        self.proxy._count(direction, len(data))
+        sock.sendall(data)
+        if remaining is not None:
+            self.cut_remaining[direction] = remaining - len(data)
+
+    def _connect_upstream(self) -> socket.socket:
+        if self.upstream is None:
+            self.upstream = socket.create_connection(
+                (self.proxy.target_host, self.proxy.target_port), timeout=10
+            )
+            self.upstream.settimeout(None)
+            self._down_thread = threading.Thread(target=self._pump_downstream, name="proxy-down", daemon=True)
+            self._down_thread.start()
+        return self.upstream
+
+    # -- pumps -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        framer = _Framer(is_request=True, methods=self.methods)
+        injecting: _InjectRule | None = None
+        try:
+            while True:
+                data = self.client.recv(_RECV)
+                if not data:
+                    if self.upstream is not None:
+                        with contextlib.suppress(OSError):
+                            self.upstream.shutdown(socket.SHUT_WR)
+                    break
+                for kind, chunk in framer.feed(data):
+                    if kind == "head" and injecting is None:
+                        injecting = self.proxy._claim_injection()
+                    if injecting is not None:
+                        if kind == "end":
+                            self._answer(injecting)
+                            self.abort()
+                            return
+                        continue
+                    if chunk:
+                        self._send("upstream", self._connect_upstream(), chunk)
+        except _Cut:
+            self.abort(hard=self.cut_hard["upstream"])
+            return
+        except OSError:
+            self.abort()
+            return
+        if self._down_thread is not None:
+            self._down_thread.join(timeout=60)
+        self.abort()
+
+    def _pump_downstream(self) -> None:
+        upstream = self.upstream
+        assert upstream is not None
+        framer = _Framer(is_request=False, methods=self.methods)
+        try:
+            while True:
+                data = upstream.recv(_RECV)
+                if not data:
+                    with contextlib.suppress(OSError):
+                        self.client.shutdown(socket.SHUT_WR)
+                    return
+                for kind, chunk in framer.feed(data):
+                    out = self.proxy._rewrite_head(chunk) if kind == "head" else chunk
+                    self._send("downstream", self.client, out)
+        except _Cut:
+            self.abort(hard=self.cut_hard["downstream"])
+        except OSError:
+            self.abort()
+
+    def _answer(self, rule: _InjectRule) -> None:
+        try:
+            phrase = http.HTTPStatus(rule.status).phrase
+        except ValueError:
+            phrase = "Injected"
+        body = rule.body
+        if body is None:
+            body = json.dumps(
+                {"errors": [{"code": "INJECTED", "message": f"status {rule.status} injected by FaultProxy"}]}
+            ).encode()
+        lines = [f"HTTP/1.1 {rule.status} {phrase}", "Content-Type: application/json"]
+        if rule.retry_after is not None:
+            lines.append(f"Retry-After: {rule.retry_after}")
+        lines += [f"{name}: {value}" for name, value in rule.headers]
+        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        self.proxy._count_injected()  # before sending: the client may look at the counter at once
+        with contextlib.suppress(OSError):
+            self.client.sendall("\r\n".join(lines).encode("latin-1") + body)
+
+
+class FaultProxy:
+    """TCP proxy from ``127.0.0.1:<free port>`` to ``target_host:target_port`` with faults.
+
+    Counters (read at any time): ``connections``, ``bytes_upstream`` (client to target),
+    ``bytes_downstream`` (target to client), ``injected`` (responses the proxy made up),
+    ``cuts`` (connections broken by :meth:`cut_after`) and ``locations_rewritten``.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target_host = target_host
+        self.target_port = int(target_port)
+        self.connections = 0
+        self.bytes_upstream = 0
+        self.bytes_downstream = 0
+        self.injected = 0
+        self.cuts = 0
+        self.locations_rewritten = 0
+        self._lock = threading.Lock()
+        self._cut_rules: list[_CutRule] = []
+        self._inject_rules: list[_InjectRule] = []
+        self._active: set[_Connection] = set()
+        self._closed = False
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.2)
+        self.port: int = int(self._listener.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True)
+        self._thread.start()
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT`` of the proxy (what a client should use as registry host)."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def cut_after(
+        self, n_bytes: int, direction: str = "downstream", times: int = 1, *, hard: bool = False
+    ) -> None:
+        """Close both sockets of the next ``times`` connection(s) after ``n_bytes`` in ``direction``.
+
+        ``direction`` is ``"upstream"`` (client to target) or ``"downstream"``. With
+        ``hard=True`` the sockets are reset (RST) instead of closed with FIN.
+        """
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
+        if n_bytes < 0 or times < 1:
+            raise ValueError("n_bytes must be >= 0 and times >= 1")
+        with self._lock:
+            self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
+
+    def inject_status(
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: int | float | str | None = None,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` HTTP requests with ``status`` instead of forwarding them.
+
+        ``retry_after`` adds a ``Retry-After`` header; the default body is a registry-style
+        JSON error. Each injected response closes its connection.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._inject_rules.append(
+                _InjectRule(status, times, retry_after, body, tuple((headers or {}).items()))
+            )
+
+    def reset_faults(self) -> None:
+        """Drop all pending (not yet triggered) faults."""
+        with self._lock:
+            self._cut_rules.clear()
+            self._inject_rules.clear()
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return sum(r.times for r in self._cut_rules) + sum(r.times for r in self._inject_rules)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "connections": self.connections,
+                "bytes_upstream": self.bytes_upstream,
+                "bytes_downstream": self.bytes_downstream,
+                "injected": self.injected,
+                "cuts": self.cuts,
+                "locations_rewritten": self.locations_rewritten,
+                "active": len(self._active),
+            }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop listening and abort every open connection."""
+        with self._lock:
+            self._closed = True
+            active = list(self._active)
+        for conn in active:
+            conn.abort()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+        self._thread.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+            try:
+                client, _addr = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Connection(self, client)
+            with self._lock:
+                if self._closed:
+                    client.close()
+                    return
+                self.connections += 1
+                self._active.add(conn)
+            threading.Thread(target=conn.run, name="proxy-up", daemon=True).start()
+
+    def _forget(self, conn: _Connection) -> None:
+        with self._lock:
+            self._active.discard(conn)
+
+    def _claim_cut(self, direction: str) -> _CutRule | None:
+        with self._lock:
+            for rule in self._cut_rules:
+                if rule.direction == direction and rule.times > 0:
+                    rule.times -= 1
+                    if rule.times == 0:
+                        self._cut_rules.remove(rule)
+                    return rule
+        return None
+
+    def _claim_injection(self) -> _InjectRule | None:
+        with self._lock:
+            if not self._inject_rules:
+                return None
+            rule = self._inject_rules[0]
+            rule.times -= 1
+            if rule.times == 0:
+                self._inject_rules.pop(0)
+            return rule
+
+    def _count(self, direction: str, n: int) -> None:
+        with self._lock:
+            if direction == "upstream":
+                self.bytes_upstream += n
+            else:
+                self.bytes_downstream += n
+
+    def _count_cut(self) -> None:
+        with self._lock:
+            self.cuts += 1
+
+    def _count_injected(self) -> None:
+        with self._lock:
+            self.injected += 1
+
+    def _rewrite_head(self, head: bytes) -> bytes:
+        targets = {f"{self.target_host}:{self.target_port}"}
+        if self.target_host in ("127.0.0.1", "localhost"):
+            targets |= {f"127.0.0.1:{self.target_port}", f"localhost:{self.target_port}"}
+        mine = f"//{self.host}".encode()
+        lines = head.split(b"\r\n")
+        changed = False
+        for i, line in enumerate(lines[1:], start=1):
+            name, sep, value = line.partition(b":")
+            if not sep or name.strip().lower() != b"location":
+                continue
+            new = value
+            for target in targets:
+                new = new.replace(b"//" + target.encode(), mine)
+            if new != value:
+                lines[i] = name + b":" + new
+                changed = True
+        if not changed:
+            return head
+        with self._lock:
+            self.locations_rewritten += 1
+        return b"\r\n".join(lines)
