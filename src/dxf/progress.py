@@ -1,0 +1,80 @@
+"""Progress bars for the ``dxf`` command: one tqdm bar per blob, on standard error.
+
+:class:`ProgressBars` is a python-dxf style progress callback: the library calls it as
+``progress(digest, chunk, total)`` when the blob's size is known (file uploads, downloads) and as
+``progress(digest, chunk)`` when it is not (a stream from stdin). The first call for a digest, usually
+with an empty chunk, opens that blob's bar; each chunk advances it by its length; the bar is closed as
+soon as it reaches its total, and :meth:`ProgressBars.close` closes whatever is still open (streams of
+unknown length, or a transfer that failed half way).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+import tqdm
+
+
+def short_label(digest: str, width: int = 12) -> str:
+    """A short description for a bar: the first ``width`` hex digits of ``algorithm:hex``.
+
+    Anything that is not a digest (e.g. ``(stream)`` for an upload from stdin) is kept as it is.
+    """
+    _algorithm, sep, hexpart = digest.partition(":")
+    if sep and hexpart:
+        return hexpart[:width]
+    return digest
+
+
+#: tqdm's default layout with the unit after both sizes ("1.20MB/3.00MB"), not only after the rate.
+_SIZED_FORMAT = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+
+class ProgressBars:
+    """A progress callback drawing one bar per blob on ``stream`` (normally ``sys.stderr``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._bars: dict[str, tqdm.tqdm[Any]] = {}
+
+    def __call__(self, digest: str, chunk: bytes, total: int | None = None) -> None:
+        bar: tqdm.tqdm[Any] | None = self._bars.get(digest)
+        if bar is None:
+            bar = tqdm.tqdm(
+                desc=short_label(digest),
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=self._stream,
+                leave=True,
+                bar_format=_SIZED_FORMAT if total is not None else None,
+            )
+            self._bars[digest] = bar
+        elif total is not None and bar.total is None:
+            bar.total = total
+        if chunk:
+            bar.update(len(chunk))
+        if bar.total is not None and bar.n >= bar.total:
+            self._finish(digest)
+
+    def _finish(self, digest: str) -> None:
+        bar = self._bars.pop(digest, None)
+        if bar is not None:
+            bar.close()
+
+    def close(self) -> None:
+        """Close every bar still open."""
+        for digest in list(self._bars):
+            self._finish(digest)
+
+    @property
+    def open_bars(self) -> int:
+        """How many bars are still open (for tests)."""
+        return len(self._bars)
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
