@@ -28,6 +28,18 @@ THREADED_HASH_THRESHOLD = 8 * 1024 * 1024
 HASH_QUEUE_DEPTH = 8
 
 
+def _read_umask() -> int:
+    """The process umask. Read once at import (setting it back at once), while no other thread can
+    create files: ``mkstemp`` makes 0600 files, and a downloaded file should get the usual 0666 & ~umask.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 class _BackgroundHasher:
     """Feed chunks to a hash object on another thread; ``hexdigest`` waits for the backlog."""
 
@@ -140,6 +152,7 @@ def download_to_file(ctx: RepoContext, digest: Digest, path: str, progress: Prog
                 written += len(chunk)
                 if progress is not None:
                     progress(str(digest), chunk, reader.size)
+            os.fchmod(out.fileno(), 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -151,6 +151,24 @@ COMMANDS: tuple[Command, ...] = (
         "Print every alias in <repo>, one per line.",
     ),
     Command(
+        "push-blobs",
+        "<repo> [--jobs N] [@alias] <file>...",
+        "upload many files in parallel and print their digests",
+        "Upload the files with up to N transfers at once (default 4) and print their digests, one per "
+        "line, in the order given. With @alias before the files, point the alias at all of them in that "
+        "order once every upload has finished.",
+        "an optional @alias, then the files to upload",
+    ),
+    Command(
+        "pull-blobs",
+        "<repo> --output-dir DIR [--jobs N] <digest>|@alias...",
+        "download many blobs in parallel into a directory",
+        "Download the blobs (an alias: all of its blobs) into DIR with up to N transfers at once. Each "
+        "is verified and written atomically as DIR/<algorithm>-<hex>; the paths are printed one per "
+        "line, in order. DIR is created if needed.",
+        "blob digests (sha256:...) or @aliases",
+    ),
+    Command(
         "list-repos",
         "",
         "list the repositories in the registry",
@@ -158,6 +176,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+#: Commands that show progress bars (when DXF_PROGRESS asks for them).
+TRANSFER_COMMANDS = ("push-blob", "pull-blob", "push-blobs", "pull-blobs")
+#: Commands that move many blobs at once and take ``--jobs``.
+PARALLEL_COMMANDS = ("push-blobs", "pull-blobs")
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -223,6 +245,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     parsers: dict[str, argparse.ArgumentParser] = {}
     for command in COMMANDS:
         options = "[--debug] [-o FILE] " if command.name == "pull-blob" else "[--debug] "
+        if command.name in PARALLEL_COMMANDS:
+            options = "[--debug] "
         parser = subparsers.add_parser(
             command.name,
             prog=f"dxf {command.name}",
@@ -240,6 +264,14 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
                 metavar="FILE",
                 help="write the one blob to FILE (atomically, only once verified) instead of stdout",
             )
+        if command.name in PARALLEL_COMMANDS:
+            parser.add_argument(
+                "-j", "--jobs", metavar="N", type=_jobs, default=None, help="transfers at once (default 4)"
+            )
+        if command.name == "pull-blobs":
+            parser.add_argument(
+                "--output-dir", metavar="DIR", required=True, help="directory to write the blobs into"
+            )
         if command.name == "list-repos":
             parser.add_argument("args", nargs="*", default=[], help=argparse.SUPPRESS)
         else:
@@ -252,6 +284,17 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     return top, parsers
 
 
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 @dataclass
 class Invocation:
     """A parsed command line."""
@@ -262,6 +305,8 @@ class Invocation:
     debug: bool
     output: str | None
     parser: argparse.ArgumentParser
+    jobs: int | None = None
+    output_dir: str | None = None
 
 
 def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentParser) -> None:
@@ -288,6 +333,14 @@ def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentPar
             parser.error("too few arguments")
     elif command in ("list-aliases", "list-repos") and args:
         parser.error("too many arguments")
+    elif command == "push-blobs":
+        has_alias = bool(args) and args[0].startswith("@")
+        if has_alias:
+            alias_at(0)
+        if len(args) <= int(has_alias):
+            parser.error("too few arguments")
+    elif command == "pull-blobs" and not args:
+        parser.error("too few arguments")
 
 
 def parse_argv(argv: Sequence[str]) -> Invocation | int:
@@ -337,6 +390,8 @@ def _parse(
         debug=debug or bool(ns.debug),
         output=getattr(ns, "output", None),
         parser=parser,
+        jobs=getattr(ns, "jobs", None),
+        output_dir=getattr(ns, "output_dir", None),
     )
 
 
@@ -559,6 +614,31 @@ class Runner:
         size = self.dxf.pull_blob_to_file(digest, path, self.progress)
         if self.settings.blob_info:
             _line(f"{digest} {size}")
+
+    def cmd_push_blobs(self, args: list[str]) -> None:
+        alias = args[0][1:] if args[0].startswith("@") else None
+        files = args[1:] if alias is not None else args
+        if self.progress is not None:
+            self.progress.add_total(sum(os.path.getsize(f) for f in files))
+        digests = self.dxf.push_blobs(files, jobs=self.inv.jobs, progress=self.progress)
+        if alias is not None:
+            self.dxf.set_alias(alias, *digests)
+        for digest in digests:
+            _line(digest)
+
+    def cmd_pull_blobs(self, args: list[str]) -> None:
+        items = self._blobs(args)
+        if any(isinstance(item, dict) for item in items):
+            raise UsageError("a multi-platform alias needs DXF_PLATFORM to choose its blobs")
+        assert self.inv.output_dir is not None
+        os.makedirs(self.inv.output_dir, exist_ok=True)
+        if self.progress is not None:
+            self.progress.add_total(None)
+        digests = _dedupe([cast(str, item) for item in items])
+        for path in self.dxf.pull_blobs(
+            digests, self.inv.output_dir, jobs=self.inv.jobs, progress=self.progress
+        ):
+            _line(path)
 
     def cmd_blob_size(self, args: list[str]) -> None:
         platform = self.settings.platform
@@ -812,7 +892,7 @@ def doit(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     progress: ProgressBars | None = None
     try:
         settings = read_settings(environ)
-        if inv.command in ("push-blob", "pull-blob") and _progress_wanted(environ):
+        if inv.command in TRANSFER_COMMANDS and _progress_wanted(environ):
             progress = ProgressBars(sys.stderr)
         with make_client(inv, settings, environ) as client:
             Runner(inv, settings, client, progress).run()

@@ -6,10 +6,15 @@
 with an empty chunk, opens that blob's bar; each chunk advances it by its length; the bar is closed as
 soon as it reaches its total, and :meth:`ProgressBars.close` closes whatever is still open (streams of
 unknown length, or a transfer that failed half way).
+
+For parallel transfers (``push-blobs``, ``pull-blobs``) the callback is called from several threads at
+once: a lock keeps the bars consistent, and :meth:`ProgressBars.add_total` adds one more bar that
+counts the bytes of every blob together.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, TextIO
 
 import tqdm
@@ -36,20 +41,36 @@ class ProgressBars:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._bars: dict[str, tqdm.tqdm[Any]] = {}
+        self._total: tqdm.tqdm[Any] | None = None
+        self._lock = threading.Lock()
+
+    def add_total(self, total: int | None, label: str = "total") -> None:
+        """Show a bar for all blobs together (``total`` bytes, or unknown)."""
+        with self._lock:
+            self._total = self._new_bar(label, total)
+
+    def _new_bar(self, label: str, total: int | None) -> tqdm.tqdm[Any]:
+        return tqdm.tqdm(
+            desc=label,
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=self._stream,
+            leave=True,
+            bar_format=_SIZED_FORMAT if total is not None else None,
+        )
 
     def __call__(self, digest: str, chunk: bytes, total: int | None = None) -> None:
+        with self._lock:
+            self._advance(digest, chunk, total)
+            if self._total is not None and chunk:
+                self._total.update(len(chunk))
+
+    def _advance(self, digest: str, chunk: bytes, total: int | None) -> None:
         bar: tqdm.tqdm[Any] | None = self._bars.get(digest)
         if bar is None:
-            bar = tqdm.tqdm(
-                desc=short_label(digest),
-                total=total,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                file=self._stream,
-                leave=True,
-                bar_format=_SIZED_FORMAT if total is not None else None,
-            )
+            bar = self._new_bar(short_label(digest), total)
             self._bars[digest] = bar
         elif total is not None and bar.total is None:
             bar.total = total
@@ -65,8 +86,12 @@ class ProgressBars:
 
     def close(self) -> None:
         """Close every bar still open."""
-        for digest in list(self._bars):
-            self._finish(digest)
+        with self._lock:
+            for digest in list(self._bars):
+                self._finish(digest)
+            if self._total is not None:
+                self._total.close()
+                self._total = None
 
     @property
     def open_bars(self) -> int:

@@ -1,10 +1,13 @@
 """Blob uploads: streamed, resumable, and overlapped with hashing.
 
 An upload is a session at the registry (OCI distribution spec, "Pushing blobs"): ``POST`` opens it,
-``PATCH`` requests with ``Content-Range`` append to it, ``PUT ?digest=`` closes it. Because the session
-remembers how much it holds (``GET`` on its location answers ``Range: 0-<last byte>``), a broken
-``PATCH`` is resumed from there rather than restarted. A registry that refuses ``PATCH`` gets the whole
-blob in one ``PUT`` instead.
+``PATCH`` requests with ``Content-Range`` append to it, ``PUT ?digest=`` closes it. After a failed
+``PATCH`` we ask the session how much it holds (``GET`` on its location answers ``Range: 0-<last>``)
+and continue from there. Not every registry can answer: distribution 2.8 signs the expected offset
+into the upload URL and cancels a session whose stored size disagrees, which is exactly what a
+``PATCH`` broken mid-body leaves. Then the upload starts again in a new session (a file can be read
+again; a stream cannot, and fails with a clear error). A ``PATCH`` refused before any byte was stored
+(429, 503) resumes in place. A registry that refuses ``PATCH`` gets the whole blob in one ``PUT``.
 
 Pushing a file needs its digest twice: first to ask whether the registry already has it (python-dxf's
 ``check_exists``), last to close the upload. Reading the file to hash it before sending costs a
@@ -39,6 +42,10 @@ PATCH_REFUSED = frozenset({400, 405, 501})
 
 class _Abandoned(DXFError):
     """Raised inside a request body to stop sending: the blob turned out to exist already."""
+
+
+class SessionLost(DXFError):
+    """The registry no longer holds a usable upload session; the upload must start again."""
 
 
 class _PatchRefused(DXFError):
@@ -119,7 +126,9 @@ def send_span(session: UploadSession, body_from: Callable[[int], object], start:
     """PATCH bytes ``[start, end)``; after a failure, ask the registry what it holds and go on from there.
 
     ``body_from(offset)`` makes a fresh request body for ``[offset, end)``. Attempts are bounded by the
-    client's retry policy; an answer that does not fall inside the span cannot be resumed and raises.
+    client's retry policy. When the registry can no longer say where the session stands (distribution
+    2.8 cancels a session whose stored size disagrees with its signed state, which is what a PATCH
+    broken mid-body leaves behind) this raises :class:`SessionLost`, and the caller starts over.
     """
     offset = start
     failures = 0
@@ -134,9 +143,14 @@ def send_span(session: UploadSession, body_from: Callable[[int], object], start:
             if not is_resumable(error, session.ctx.retry) or failures >= session.ctx.retry.attempts:
                 raise
             session.ctx.pause(failures, error)
-            held = session.offset()
-            if held is None or not start <= held <= end:
+            try:
+                held = session.offset()
+            except DXFHTTPError as status_error:
+                if 400 <= status_error.status_code < 500 and status_error.status_code != 401:
+                    raise SessionLost(f"the registry dropped the upload session: {status_error}") from error
                 raise
+            if held is None or not start <= held <= end:
+                raise SessionLost("the registry cannot say how much of the upload it holds") from error
             if held == end:
                 return
             offset = held
@@ -294,22 +308,32 @@ def push_file(
         return digest
     hashing = _DigestInBackground(ctx, path, check_exists)
     gate = _GatedProgress(progress, path, size, hashing)
-    session = UploadSession(ctx)
-    try:
-        _send_file(session, path, size, gate, chunk_size)
-    except _Abandoned:
-        session.cancel()
-        return hashing.result()
-    except _PatchRefused:
-        session.cancel()
-        digest = hashing.result()
-        if not hashing.exists:
-            _push_whole_file(ctx, path, size, digest, progress)
-        return digest
-    except BaseException:
-        session.cancel()
-        hashing.result()  # surface a hashing error in preference to its consequence
-        raise
+    restarts = 0
+    while True:
+        session = UploadSession(ctx)
+        try:
+            _send_file(session, path, size, gate, chunk_size)
+            break
+        except _Abandoned:
+            session.cancel()
+            return hashing.result()
+        except _PatchRefused:
+            session.cancel()
+            digest = hashing.result()
+            if not hashing.exists:
+                _push_whole_file(ctx, path, size, digest, progress)
+            return digest
+        except SessionLost as lost:
+            session.cancel()
+            restarts += 1
+            if restarts >= ctx.retry.attempts:
+                hashing.result()
+                raise
+            ctx.pause(restarts, lost)
+        except BaseException:
+            session.cancel()
+            hashing.result()  # surface a hashing error in preference to its consequence
+            raise
     digest = hashing.result()
     if hashing.exists:
         session.cancel()
@@ -402,7 +426,12 @@ def push_stream(
             def rest_of_chunk(at: int, chunk: bytes = chunk, start: int = start) -> bytes:
                 return chunk[at - start :]
 
-            send_span(session, rest_of_chunk, start, start + len(chunk))
+            try:
+                send_span(session, rest_of_chunk, start, start + len(chunk))
+            except SessionLost as lost:
+                raise DXFError(
+                    f"{lost}; a stream cannot be read again, so the push must be repeated"
+                ) from lost
             offset += len(chunk)
             if progress is not None:
                 progress("(stream)", chunk)
