@@ -7,11 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 
 import dxf
 from dxf import exceptions as ex
 from dxf.main import doit
+from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 
 
 def _client(registry: RegistryProcess, repo: str, jobs: int = 4) -> dxf.DXF:
