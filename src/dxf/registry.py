@@ -114,17 +114,19 @@ class Registry:
         body: Body = None,
         stream: bool = False,
         ok: Callable[[requests.Response], bool] | None = None,
+        retry: bool = True,
     ) -> requests.Response:
         """Send a request with this host's credentials; answer one 401 by authenticating; map errors.
 
         ``ok`` decides which responses are success (default: any 2xx); the rest raise. A 401 that
         survives re-authentication raises :class:`DXFUnauthorizedError`. ``body`` should be bytes or
-        a factory when a 401 is possible, so it can be sent again after authenticating.
+        a factory when a 401 is possible, so it can be sent again after authenticating. ``retry=False``
+        turns off the transport's own retries (see :meth:`Transport.send`).
         """
         key = scope_key(repo, method)
         self.auth.begin(key)
         header = self.auth.header_for(key, self.transport)
-        response = self._send(method, url, header, headers, params, body, stream)
+        response = self._send(method, url, header, headers, params, body, stream, retry)
         if response.status_code == 401 and on_unauthorized is not None:
             on_unauthorized(response)
             new_header = self.auth.header_for(key, self.transport)
@@ -132,7 +134,7 @@ class Registry:
                 response.close()
                 if body is not None and not isinstance(body, bytes) and not callable(body):
                     raise DXFUnauthorizedError(response)
-                response = self._send(method, url, new_header, headers, params, body, stream)
+                response = self._send(method, url, new_header, headers, params, body, stream, retry)
         accepted = ok(response) if ok is not None else 200 <= response.status_code < 300
         if not accepted:
             error = error_for_response(response)
@@ -149,11 +151,14 @@ class Registry:
         params: Mapping[str, Any] | None,
         body: Body,
         stream: bool,
+        retry: bool,
     ) -> requests.Response:
         merged = dict(headers or {})
         if authorization:
             merged["Authorization"] = authorization
-        return self.transport.send(method, url, headers=merged, params=params, body=body, stream=stream)
+        return self.transport.send(
+            method, url, headers=merged, params=params, body=body, stream=stream, retry=retry
+        )
 
     # -- pagination ------------------------------------------------------------------------------
     def paginate(

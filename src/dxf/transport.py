@@ -178,14 +178,17 @@ class Transport:
         body: Body = None,
         stream: bool = False,
         follow_redirects: bool = True,
+        retry: bool = True,
     ) -> requests.Response:
         """Send one request with retries and safe redirects; return the final response, any status.
 
         Callers map statuses to errors themselves (see :mod:`dxf.registry`); connection failures that
-        survive the retries propagate as requests' own exceptions.
+        survive the retries propagate as requests' own exceptions. ``retry=False`` leaves recovery to
+        the caller: an upload ``PATCH`` must not be resent blind, since the registry may have stored
+        part of it.
         """
         replayable = body is None or isinstance(body, bytes) or callable(body)
-        attempts = self.retry.attempts if replayable else 1
+        attempts = self.retry.attempts if replayable and retry else 1
         attempt = 0
         while True:
             attempt += 1

@@ -77,30 +77,53 @@ class UploadSession:
         }
         if length:
             headers["Content-Length"] = str(length)
-        response = self.ctx.request("PATCH", self.location, body=body, headers=headers, ok=_accepted)
+        response = self.ctx.request(
+            "PATCH", self.location, body=body, headers=headers, ok=_accepted, retry=False
+        )
         response.close()
         self._follow(response)
 
-    def offset(self) -> int | None:
-        """How many bytes the registry holds, or None when its answer is ambiguous.
+    def offset(self) -> int:
+        """How many bytes the registry holds for this session (``Range: 0-<last byte>``).
 
-        distribution reports ``Range: 0-0`` both for an empty session and for one byte, so that answer
-        cannot be trusted for resuming.
+        distribution answers ``0-0`` both for an empty session and for one holding a single byte; we
+        take 0. If that is wrong, the registry refuses the next PATCH (its signed state disagrees with
+        what it stored) and the upload starts again in a new session, so nothing is ever corrupted.
         """
         response = self.ctx.request("GET", self.location, ok=lambda r: r.status_code == 204)
         response.close()
         self._follow(response)
         start, _, end = response.headers.get("Range", "").partition("-")
-        if start != "0" or not end.isdigit() or end == "0":
-            return None
-        return int(end) + 1
+        if start != "0" or not end.isdigit():
+            raise SessionLost(
+                f"the registry's upload status has no usable Range: {response.headers.get('Range')!r}"
+            )
+        return 0 if end == "0" else int(end) + 1
 
     def finish(self, digest: Digest, body: object = None) -> None:
-        """Close the session with ``PUT ?digest=`` (and the rest of the content, if any)."""
+        """Close the session with ``PUT ?digest=`` (and the rest of the content, if any).
+
+        A PUT whose answer was lost may still have landed, so after a failure we ask whether the blob
+        exists before trying again; a PUT that carries content is never resent here (the caller
+        starts a new session for that).
+        """
         url = self.ctx.registry.with_query(self.location, digest=str(digest))
         headers = {"Content-Type": "application/octet-stream"}
-        ok = lambda r: r.status_code in (201, 204)  # noqa: E731
-        self.ctx.request("PUT", url, body=body, headers=headers, ok=ok).close()
+        failures = 0
+        while True:
+            try:
+                ok = lambda r: r.status_code in (201, 204)  # noqa: E731
+                self.ctx.request("PUT", url, body=body, headers=headers, ok=ok, retry=False).close()
+                return
+            except Exception as error:
+                if not is_resumable(error, self.ctx.retry):
+                    raise
+                if blob_exists(self.ctx, digest):
+                    return
+                failures += 1
+                if body is not None or failures >= self.ctx.retry.attempts:
+                    raise
+                self.ctx.pause(failures, error)
 
     def cancel(self) -> None:
         """Abandon the session (best effort: an orphan session is only garbage at the registry)."""
@@ -139,21 +162,28 @@ def send_span(session: UploadSession, body_from: Callable[[int], object], start:
         except _Abandoned:
             raise
         except Exception as error:
+            if isinstance(error, DXFHTTPError) and error.status_code == 416:
+                raise SessionLost(f"the registry refused the PATCH's range: {error}") from error
             failures += 1
             if not is_resumable(error, session.ctx.retry) or failures >= session.ctx.retry.attempts:
                 raise
             session.ctx.pause(failures, error)
-            try:
-                held = session.offset()
-            except DXFHTTPError as status_error:
-                if 400 <= status_error.status_code < 500 and status_error.status_code != 401:
-                    raise SessionLost(f"the registry dropped the upload session: {status_error}") from error
-                raise
-            if held is None or not start <= held <= end:
-                raise SessionLost("the registry cannot say how much of the upload it holds") from error
-            if held == end:
+            offset = _resume_point(session, start, end, error)
+            if offset == end:
                 return
-            offset = held
+
+
+def _resume_point(session: UploadSession, start: int, end: int, error: BaseException) -> int:
+    """Where to continue after ``error``: the registry's own count, if it is inside the span."""
+    try:
+        held = session.offset()
+    except DXFHTTPError as status_error:
+        if 400 <= status_error.status_code < 500 and status_error.status_code != 401:
+            raise SessionLost(f"the registry dropped the upload session: {status_error}") from error
+        raise
+    if not start <= held <= end:
+        raise SessionLost(f"the registry holds {held} bytes, outside the span {start}-{end}") from error
+    return held
 
 
 class _FileRange:
@@ -389,15 +419,34 @@ def _send_file(
 
 
 def push_chunks(ctx: RepoContext, chunks: Iterable[bytes], digest: Digest, progress: Progress | None) -> None:
-    """Upload caller-supplied chunks (digest known) in one streamed PUT (python-dxf's ``data=``)."""
+    """Upload caller-supplied chunks (digest known) in one streamed PUT (python-dxf's ``data=``).
 
-    def reporting() -> Iterator[bytes]:
-        for chunk in chunks:
-            if chunk and progress is not None:
-                progress(str(digest), chunk)
-            yield chunk
+    A list or tuple of chunks can be sent again, in a new session, after a failure; an iterator
+    cannot, so its failure is final (and the registry, checking the digest, never keeps a torn blob).
+    """
+    replayable = isinstance(chunks, (list, tuple))
+    reported = 0
+    failures = 0
+    while True:
 
-    UploadSession(ctx).finish(digest, reporting())
+        def reporting() -> Iterator[bytes]:
+            nonlocal reported
+            for index, chunk in enumerate(chunks):
+                if chunk and progress is not None and index >= reported:
+                    progress(str(digest), chunk)
+                    reported = index + 1
+                yield chunk
+
+        session = UploadSession(ctx)
+        try:
+            session.finish(digest, reporting())
+            return
+        except Exception as error:
+            session.cancel()
+            failures += 1
+            if not replayable or not is_resumable(error, ctx.retry) or failures >= ctx.retry.attempts:
+                raise
+            ctx.pause(failures, error)
 
 
 def push_stream(

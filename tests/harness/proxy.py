@@ -21,8 +21,14 @@ have passed in that direction on it, both of its sockets are closed. With ``time
 the following connections are cut the same way. A connection kept alive from before the
 call can claim it, so a client's connection pool cannot dodge the fault.
 
+:meth:`FaultProxy.corrupt_after` makes the target send the wrong bytes: the next response
+body forwarded downstream (on any connection) has every payload byte after the first
+``n_bytes`` inverted (XOR 0xFF). Lengths and framing stay intact, so the client receives a
+well-formed response of the right size whose content does not match its digest.
+
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
-delimited by close), that direction of that connection just passes bytes through.
+delimited by close), that direction of that connection just passes bytes through (and is
+never corrupted).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = ["FaultProxy"]
 _MAX_HEAD = 64 * 1024
 _RECV = 64 * 1024
 _DIRECTIONS = ("upstream", "downstream")
+_INVERT = bytes(range(255, -1, -1))  # bytes.translate table: b -> b ^ 0xFF
 
 
 @dataclass
@@ -49,6 +56,12 @@ class _CutRule:
     direction: str
     times: int
     hard: bool
+
+
+@dataclass
+class _CorruptRule:
+    n_bytes: int
+    times: int
 
 
 @dataclass
@@ -63,10 +76,11 @@ class _InjectRule:
 class _Framer:
     """Incremental HTTP/1.x framing of one direction; ``feed`` returns ``(kind, bytes)`` events.
 
-    Kinds: ``head`` (a complete message head), ``body`` (bytes passed through unchanged,
-    including chunk-size lines and trailers) and ``end`` (a message just completed, with
-    empty bytes). Requests push their method onto ``methods``; responses pop it to know
-    whether a body follows (``HEAD``).
+    Kinds: ``head`` (a complete message head), ``payload`` (message content: the bytes of a
+    ``Content-Length`` body or of a chunk's data), ``body`` (other bytes passed through
+    unchanged: chunk-size lines, chunk CRLFs, trailers, unframed bytes) and ``end`` (a
+    message just completed, with empty bytes). Requests push their method onto
+    ``methods``; responses pop it to know whether a body follows (``HEAD``).
     """
 
     def __init__(self, *, is_request: bool, methods: collections.deque[str]) -> None:
@@ -96,7 +110,12 @@ class _Framer:
                 self._after_head(head, events)
             elif self.state in ("length", "chunk_data"):
                 take = min(self.remaining, len(self.buf))
-                events.append(("body", bytes(self.buf[:take])))
+                # A chunk's ``remaining`` counts its trailing CRLF, which is framing, not payload.
+                content = max(0, min(take, self.remaining - 2 if self.state == "chunk_data" else take))
+                if content:
+                    events.append(("payload", bytes(self.buf[:content])))
+                if take > content:
+                    events.append(("body", bytes(self.buf[content:take])))
                 del self.buf[:take]
                 self.remaining -= take
                 if self.remaining == 0:
@@ -194,6 +213,11 @@ class _Connection:
         self.methods: collections.deque[str] = collections.deque()
         self.cut_remaining: dict[str, int | None] = {"upstream": None, "downstream": None}
         self.cut_hard: dict[str, bool] = {"upstream": False, "downstream": False}
+        # Corruption of the response body being forwarded downstream: None until its first
+        # payload bytes (then a rule may claim it), -1 for a body left intact, else the number
+        # of payload bytes still to pass untouched before inverting starts.
+        self.corrupt_keep: int | None = None
+        self.corrupt_counted = False
         self._closed = False
         self._lock = threading.Lock()
         self._down_thread: threading.Thread | None = None
@@ -300,12 +324,33 @@ class _Connection:
                         self.client.shutdown(socket.SHUT_WR)
                     return
                 for kind, chunk in framer.feed(data):
-                    out = self.proxy._rewrite_head(chunk) if kind == "head" else chunk
+                    if kind == "head":
+                        out = self.proxy._rewrite_head(chunk)
+                        self.corrupt_keep, self.corrupt_counted = None, False  # a new response
+                    elif kind == "payload":
+                        out = self._maybe_corrupt(chunk)
+                    else:
+                        out = chunk
                     self._send("downstream", self.client, out)
         except _Cut:
             self.abort(hard=self.cut_hard["downstream"])
         except OSError:
             self.abort()
+
+    def _maybe_corrupt(self, payload: bytes) -> bytes:
+        if self.corrupt_keep is None:
+            rule = self.proxy._claim_corruption()
+            self.corrupt_keep = -1 if rule is None else rule.n_bytes
+        keep = self.corrupt_keep
+        if keep < 0:
+            return payload
+        if keep >= len(payload):
+            self.corrupt_keep = keep - len(payload)
+            return payload
+        self.corrupt_keep = 0
+        self.proxy._count_corrupted(len(payload) - keep, first=not self.corrupt_counted)
+        self.corrupt_counted = True
+        return payload[:keep] + payload[keep:].translate(_INVERT)
 
     def _answer(self, rule: _InjectRule) -> None:
         try:
@@ -332,7 +377,8 @@ class FaultProxy:
 
     Counters (read at any time): ``connections``, ``bytes_upstream`` (client to target),
     ``bytes_downstream`` (target to client), ``injected`` (responses the proxy made up),
-    ``cuts`` (connections broken by :meth:`cut_after`) and ``locations_rewritten``.
+    ``cuts`` (connections broken by :meth:`cut_after`), ``corrupted`` (response bodies altered
+    by :meth:`corrupt_after`), ``bytes_corrupted`` and ``locations_rewritten``.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -343,10 +389,13 @@ class FaultProxy:
         self.bytes_downstream = 0
         self.injected = 0
         self.cuts = 0
+        self.corrupted = 0
+        self.bytes_corrupted = 0
         self.locations_rewritten = 0
         self._lock = threading.Lock()
         self._cut_rules: list[_CutRule] = []
         self._inject_rules: list[_InjectRule] = []
+        self._corrupt_rules: list[_CorruptRule] = []
         self._active: set[_Connection] = set()
         self._closed = False
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -386,6 +435,19 @@ class FaultProxy:
         with self._lock:
             self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
 
+    def corrupt_after(self, n_bytes: int, times: int = 1) -> None:
+        """Invert every byte after the first ``n_bytes`` of the next ``times`` response bodies.
+
+        The rule is claimed by the next response with a non-empty body forwarded downstream,
+        on any connection (responses without a body, like HEAD's, do not claim it). Lengths
+        and HTTP framing are kept, so only the content is wrong. A body no longer than
+        ``n_bytes`` uses the rule up unchanged.
+        """
+        if n_bytes < 0 or times < 1:
+            raise ValueError("n_bytes must be >= 0 and times >= 1")
+        with self._lock:
+            self._corrupt_rules.append(_CorruptRule(n_bytes, times))
+
     def inject_status(
         self,
         status: int,
@@ -412,11 +474,16 @@ class FaultProxy:
         with self._lock:
             self._cut_rules.clear()
             self._inject_rules.clear()
+            self._corrupt_rules.clear()
 
     @property
     def pending_faults(self) -> int:
         with self._lock:
-            return sum(r.times for r in self._cut_rules) + sum(r.times for r in self._inject_rules)
+            return (
+                sum(r.times for r in self._cut_rules)
+                + sum(r.times for r in self._inject_rules)
+                + sum(r.times for r in self._corrupt_rules)
+            )
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -426,6 +493,8 @@ class FaultProxy:
                 "bytes_downstream": self.bytes_downstream,
                 "injected": self.injected,
                 "cuts": self.cuts,
+                "corrupted": self.corrupted,
+                "bytes_corrupted": self.bytes_corrupted,
                 "locations_rewritten": self.locations_rewritten,
                 "active": len(self._active),
             }
@@ -498,6 +567,21 @@ class FaultProxy:
             if rule.times == 0:
                 self._inject_rules.pop(0)
             return rule
+
+    def _claim_corruption(self) -> _CorruptRule | None:
+        with self._lock:
+            if not self._corrupt_rules:
+                return None
+            rule = self._corrupt_rules[0]
+            rule.times -= 1
+            if rule.times == 0:
+                self._corrupt_rules.pop(0)
+            return rule
+
+    def _count_corrupted(self, n: int, *, first: bool) -> None:
+        with self._lock:
+            self.corrupted += int(first)
+            self.bytes_corrupted += n
 
     def _count(self, direction: str, n: int) -> None:
         with self._lock:
