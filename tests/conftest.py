@@ -39,31 +39,35 @@ def harness_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
     return generate_pki(tmp_path_factory.mktemp("pki"))
 
 
+def _session_registry(
+    mode: str, tmp_path_factory: pytest.TempPathFactory, pki: PkiPaths
+) -> Iterator[RegistryProcess]:
+    reg = _start(mode, tmp_path_factory.mktemp(f"registry-{mode}"), pki)
+    try:
+        yield reg
+    finally:
+        reg.close()
+
+
 @pytest.fixture(scope="session")
 def registry_plain(
     tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
 ) -> Iterator[RegistryProcess]:
-    reg = _start("plain", tmp_path_factory.mktemp("registry-plain"), harness_pki)
-    yield reg
-    reg.close()
+    yield from _session_registry("plain", tmp_path_factory, harness_pki)
 
 
 @pytest.fixture(scope="session")
 def registry_basic(
     tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
 ) -> Iterator[RegistryProcess]:
-    reg = _start("basic", tmp_path_factory.mktemp("registry-basic"), harness_pki)
-    yield reg
-    reg.close()
+    yield from _session_registry("basic", tmp_path_factory, harness_pki)
 
 
 @pytest.fixture(scope="session")
 def registry_token(
     tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
 ) -> Iterator[RegistryProcess]:
-    reg = _start("token", tmp_path_factory.mktemp("registry-token"), harness_pki)
-    yield reg
-    reg.close()
+    yield from _session_registry("token", tmp_path_factory, harness_pki)
 
 
 @pytest.fixture(params=list(MODES), ids=list(MODES))

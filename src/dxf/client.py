@@ -358,9 +358,15 @@ class DXF(DXFBase):
         total = reader.size if reader.size is not None else self.blob_size(digest)
         return reader, total
 
-    def pull_blob_to_file(self, digest: str, path: str, progress: Callable[..., None] | None = None) -> int:
-        """Download a blob to ``path`` atomically (verified before it gets the name); return its size."""
-        return download_to_file(self._ctx(), Digest.parse(digest), path, progress)
+    def pull_blob_to_file(
+        self, digest: str, path: str, progress: Callable[..., None] | None = None, *, resume: bool = False
+    ) -> int:
+        """Download a blob to ``path`` atomically (verified before it gets the name); return its size.
+
+        With ``resume``, a download broken off (connection lost, Ctrl-C, process killed) keeps its
+        bytes in a hidden file beside ``path``, and the next call with ``resume`` continues from there.
+        """
+        return download_to_file(self._ctx(), Digest.parse(digest), path, progress, resume=resume)
 
     def blob_size(self, digest: str) -> int:
         """The blob's size in bytes (HEAD)."""

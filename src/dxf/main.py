@@ -244,7 +244,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     subparsers = top.add_subparsers(dest="command", metavar="<command>", title="commands")
     parsers: dict[str, argparse.ArgumentParser] = {}
     for command in COMMANDS:
-        options = "[--debug] [-o FILE] " if command.name == "pull-blob" else "[--debug] "
+        options = "[--debug] [-o FILE [--resume]] " if command.name == "pull-blob" else "[--debug] "
         if command.name in PARALLEL_COMMANDS:
             options = "[--debug] "
         parser = subparsers.add_parser(
@@ -263,6 +263,11 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
                 "--output",
                 metavar="FILE",
                 help="write the one blob to FILE (atomically, only once verified) instead of stdout",
+            )
+            parser.add_argument(
+                "--resume",
+                action="store_true",
+                help="with -o: keep what a broken or interrupted download got; continue from it next time",
             )
         if command.name in PARALLEL_COMMANDS:
             parser.add_argument(
@@ -307,6 +312,7 @@ class Invocation:
     parser: argparse.ArgumentParser
     jobs: int | None = None
     output_dir: str | None = None
+    resume: bool = False
 
 
 def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentParser) -> None:
@@ -392,6 +398,7 @@ def _parse(
         parser=parser,
         jobs=getattr(ns, "jobs", None),
         output_dir=getattr(ns, "output_dir", None),
+        resume=bool(getattr(ns, "resume", False)),
     )
 
 
@@ -581,6 +588,8 @@ class Runner:
         return items
 
     def cmd_pull_blob(self, args: list[str]) -> None:
+        if self.inv.resume and self.inv.output is None:
+            raise UsageError("--resume needs -o/--output FILE")
         items = self._blobs(args)
         if self.inv.output is not None:
             self._pull_to_file(items, self.inv.output)
@@ -611,7 +620,7 @@ class Runner:
         if len(items) != 1:
             raise UsageError(f"-o/--output needs exactly one blob, got {len(items)}")
         digest = cast(str, items[0])
-        size = self.dxf.pull_blob_to_file(digest, path, self.progress)
+        size = self.dxf.pull_blob_to_file(digest, path, self.progress, resume=self.inv.resume)
         if self.settings.blob_info:
             _line(f"{digest} {size}")
 
