@@ -475,3 +475,22 @@ def test_three_second_tokens_never_surface_401(short_token_registry: RegistryPro
     claims = [decode_jwt_unverified(t)[1] for t in sent]
     assert all(c["exp"] + REGISTRY_LEEWAY - c["iat"] <= 4 for c in claims)  # 3 s, rounded up
     assert len({c["jti"] for c in claims}) >= 4  # and they were renewed as they aged
+
+
+def test_without_callback_remembered_credentials_replace_a_dead_token(
+    registry_token: RegistryProcess, repo_name: str
+) -> None:
+    """python-dxf failed with 401 once the token from ``authenticate()`` died; we authenticate again
+    with the credentials that call was given."""
+    import time
+
+    assert registry_token.token_server is not None
+    client = dxf.DXF(registry_token.host, repo_name, tlsverify=registry_token.ca_bundle)  # type: ignore[arg-type]
+    client.authenticate(USERNAME, PASSWORD, actions=["pull", "push"])
+    dead = registry_token.token_server.issue_token(
+        USERNAME, [f"repository:{repo_name}:pull,push"], now=time.time() - 3600, expires_in=60
+    )
+    client.token = dead
+    digest = client.push_blob(data=[b"after renewal"], digest=dxf.hash_bytes(b"after renewal"))
+    assert client.blob_size(digest) == 13
+    assert client.token != dead
