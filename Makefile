@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck registry-bin bench clean
+.PHONY: test demo lint typecheck registry-bin bench-tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ test: $(STAMP) registry-bin lint typecheck
 demo: $(STAMP) registry-bin
 	$(BIN)/python scripts/demo.py
 
-bench: $(STAMP) registry-bin
+# The benchmarks compare against curl and read peak RSS with GNU time.
+bench-tools:
+	@{ command -v curl >/dev/null 2>&1 && [ -x /usr/bin/time ]; } || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl time; }
+
+bench: $(STAMP) registry-bin bench-tools
 	$(BIN)/python bench/run.py
 
 clean:
