@@ -43,7 +43,6 @@ from .manifest import (
     parse_manifest,
     platform_map,
 )
-from .parallel import blob_file_name, run_all
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .transport import RetryPolicy, Timeout, Transport
@@ -319,6 +318,8 @@ class DXF(DXFBase):
         check_exists: bool = True,
     ) -> list[str]:
         """Push several files with up to ``jobs`` transfers at once; return their digests in order."""
+        from .parallel import run_all  # concurrent.futures only for the commands that need it
+
         return run_all(
             list(filenames),
             lambda name: self.push_blob(name, progress, check_exists=check_exists),
@@ -335,6 +336,8 @@ class DXF(DXFBase):
     ) -> list[str]:
         """Download blobs into ``output_dir`` (each as ``<algorithm>-<hex>``, verified and written
         atomically) with up to ``jobs`` at once; return the paths in order."""
+        from .parallel import blob_file_name, run_all
+
         parsed = [str(Digest.parse(d)) for d in digests]
 
         def pull(digest: str) -> str:

@@ -22,7 +22,7 @@ import textwrap
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -32,7 +32,9 @@ from ._version import __version__
 from .auth import basic_header
 from .client import DXF, DXFBase
 from .digest import hash_file
-from .progress import ProgressBars
+
+if TYPE_CHECKING:  # tqdm costs ~25 ms of start-up; it is imported only when bars are drawn
+    from .progress import ProgressBars
 
 #: Exit statuses (python-dxf's: ``errno.EACCES`` for refused credentials, ``errno.ENOENT`` for 404).
 EXIT_OK = 0
@@ -902,6 +904,8 @@ def doit(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     try:
         settings = read_settings(environ)
         if inv.command in TRANSFER_COMMANDS and _progress_wanted(environ):
+            from .progress import ProgressBars
+
             progress = ProgressBars(sys.stderr)
         with make_client(inv, settings, environ) as client:
             Runner(inv, settings, client, progress).run()
