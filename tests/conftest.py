@@ -18,11 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from harness.pki import PkiPaths, generate_pki
 from harness.registry import MODES, RegistryProcess, start_registry
 
 _repo_counter = itertools.count(1)
+
+# A fresh environment's first st.text() builds Hypothesis's Unicode tables (over a second here), and
+# CI machines are shared: generation time and per-example deadlines measure the machine, not our
+# parsers. The properties themselves are unchanged.
+settings.register_profile("dxf", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("dxf")
 
 
 def _start(
