@@ -27,13 +27,25 @@ def run(args: list[str], env: dict[str, str]) -> bytes:
     """Run one ``dxf`` command, echo it and its output, and return stdout."""
     print(f"$ {shlex.join(args)}")
     done = subprocess.run(args, env=env, capture_output=True, check=False)
-    shown = done.stdout if len(done.stdout) <= 200 else done.stdout[:200] + b"..."
-    if shown:
-        print(shown.decode("utf-8", "replace").rstrip("\n"))
+    if len(done.stdout) > 200:
+        first_line = done.stdout.split(b"\n", 1)[0].decode("utf-8", "replace")
+        print(f"{first_line}\n... ({len(done.stdout)} bytes in all)")
+    elif done.stdout:
+        print(done.stdout.decode("utf-8", "replace").rstrip("\n"))
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode("utf-8", "replace"))
         raise SystemExit(f"demo: {args[1]} failed with exit code {done.returncode}")
     return done.stdout
+
+
+def readings() -> bytes:
+    """A few MiB of sensor readings, the kind of file people keep in a registry with dxf."""
+    lines = [b"time,sensor,celsius\n"]
+    for i in range(120_000):
+        lines.append(
+            f"2026-05-15T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,s{i % 7},{20 + i % 97 / 10:.1f}\n".encode()
+        )
+    return b"".join(lines)
 
 
 def main() -> None:
@@ -44,7 +56,7 @@ def main() -> None:
         try:
             env = {**os.environ, **harness_env(registry)}
             print(f"registry: docker-registry on {registry.url} (storage {registry.storage_dir})\n")
-            data = os.urandom(3 * 1024 * 1024) + b"may 15 readings\n"
+            data = readings()
             logger = work / "logger.dat"
             logger.write_bytes(data)
 
