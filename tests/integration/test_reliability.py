@@ -384,6 +384,35 @@ def test_stream_push_resumes_in_place_across_a_registry_restart(
         registry.close()
 
 
+def test_a_registry_refusing_patch_gets_one_put(
+    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+) -> None:
+    """A registry that answers the first PATCH with 405 (no chunked uploads) gets the file in one
+    monolithic ``PUT ?digest=`` in a new session instead, and the push succeeds."""
+    path = tmp_path / "blob"
+    path.write_bytes(payload[: 20 * MiB])
+    client = _plain_client(proxy.host, repo_name)
+    calls = _record_requests(client)
+    send = client._transport.send
+    patches = 0
+
+    def refuse_first_patch(method: str, url: str, **kwargs: object) -> requests.Response:
+        nonlocal patches
+        if method == "PATCH":
+            patches += 1
+            if patches == 1:
+                proxy.inject_status(405, times=1)
+        return send(method, url, **kwargs)  # type: ignore[arg-type]
+
+    client._transport.send = refuse_first_patch  # type: ignore[method-assign]
+    digest = client.push_blob(str(path), check_exists=False)
+    assert digest == _sha256(payload[: 20 * MiB])
+    assert proxy.injected == 1
+    assert calls.count(("PATCH", "upload")) == 1 and calls.count(("POST", "upload")) == 2, calls
+    assert calls[-1] == ("PUT", "upload"), calls
+    assert _pulled(_plain_client(registry_plain.host, repo_name), digest) == (digest, 20 * MiB)
+
+
 # -- 4. throttling and transient failures --------------------------------------------------------------
 
 
@@ -655,3 +684,23 @@ def test_push_stream_cut_mid_chunk_fails_clearly_without_replaying_the_patch(
     )
     assert "stream" in str(info.value), info.value
     assert not _registry_has(registry_plain, repo_name, _sha256(data))
+
+
+def test_existing_large_blob_is_not_uploaded_again(
+    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+) -> None:
+    """A large file is hashed while its upload starts; when the registry already has the blob, the
+    upload is abandoned and its session cancelled (never closed with a PUT), and the caller's progress
+    callback hears nothing, as python-dxf's ``check_exists`` promises. (How many bytes went out
+    before the answer came depends on the machine's load, so it is not asserted.)"""
+    path = tmp_path / "blob"
+    path.write_bytes(payload)
+    client = _plain_client(proxy.host, repo_name)
+    digest = client.push_blob(str(path))
+    calls = _record_requests(client)
+    progress: list[int] = []
+    assert client.push_blob(str(path), lambda _d, chunk, _t: progress.append(len(chunk))) == digest
+    assert progress == []
+    assert ("PUT", "upload") not in calls
+    if ("POST", "upload") in calls:  # the upload had started: its session was cancelled
+        assert ("DELETE", "upload") in calls, calls
