@@ -80,7 +80,8 @@ COMMANDS: tuple[Command, ...] = (
         "write blobs to standard output (or a file with -o)",
         "Download blobs by digest, or all blobs of an alias in order, to standard output; each blob's "
         "digest is verified. With no argument, the blobs of a manifest read from standard input. With "
-        "-o FILE, exactly one blob is written to FILE (atomically, only once verified).",
+        "-o FILE, exactly one blob is written to FILE (atomically, only once verified); --resume then "
+        "continues a download that an earlier run did not finish.",
         "blob digests (sha256:...) or @aliases",
     ),
     Command(
@@ -192,7 +193,7 @@ environment:
   DXF_AUTHORIZATION  an HTTP Authorization header value to authenticate with instead
   DXF_AUTH_HOST      send token requests to this host instead of the one the registry names
   DXF_TOKEN          a bearer token (from `dxf auth`) to use as is
-  DXF_PROGRESS       1: progress bars on stderr for push-blob and pull-blob; 0: none;
+  DXF_PROGRESS       1: progress bars on stderr for push-blob(s) and pull-blob(s); 0: none;
                      otherwise only when stderr is a terminal
   DXF_BLOB_INFO      1: pull-blob writes "<digest> <size>" and a newline before each blob
   DXF_CHUNK_SIZE     bytes pull-blob reads at a time
