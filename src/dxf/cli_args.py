@@ -1,0 +1,377 @@
+"""The ``dxf`` command line's grammar: commands, their help, argument parsing and count rules.
+
+python-dxf's rules are kept exactly (argument counts, ``too few arguments``, ``too many arguments``,
+``invalid alias``, exit 2 with the usage on stderr); options may appear anywhere, while ``-``,
+``@alias`` and ``sha256:...`` stay positional.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._version import __version__
+
+#: Exit statuses (python-dxf's: ``errno.EACCES`` for refused credentials, ``errno.ENOENT`` for 404).
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = errno.ENOENT
+EXIT_UNAUTHORIZED = errno.EACCES
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: its argument synopsis, a one-line summary and a longer description."""
+
+    name: str
+    synopsis: str
+    summary: str
+    description: str
+    args_help: str = ""
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "auth",
+        "<repo> <action>...",
+        "print a bearer token for actions (pull, push, ...) on <repo>",
+        "Authenticate with DXF_USERNAME and DXF_PASSWORD (or DXF_AUTHORIZATION) and print the bearer "
+        "token granting <action>s on <repo>. Prints nothing when the registry uses basic authentication "
+        "or none. Put the token in DXF_TOKEN for later commands.",
+        "the actions to ask for: pull, push, delete or *",
+    ),
+    Command(
+        "push-blob",
+        "<repo> <file>|- [@alias]",
+        "upload a file (- for standard input) and print its digest",
+        "Upload <file> (or, with -, everything on standard input, streamed in chunks) and print its "
+        "digest. With @alias, also point the alias at the blob.",
+        "<file> to upload (- for standard input), then an optional @alias to set",
+    ),
+    Command(
+        "pull-blob",
+        "<repo> [<digest>|@alias...]",
+        "write blobs to standard output (or a file with -o)",
+        "Download blobs by digest, or all blobs of an alias in order, to standard output; each blob's "
+        "digest is verified. With no argument, the blobs of a manifest read from standard input. With "
+        "-o FILE, exactly one blob is written to FILE (atomically, only once verified); --resume then "
+        "continues a download that an earlier run did not finish.",
+        "blob digests (sha256:...) or @aliases",
+    ),
+    Command(
+        "blob-size",
+        "<repo> [<digest>|@alias...]",
+        "print the size of blobs (an alias: the sum of its blobs)",
+        "Print one size per argument: a blob's size, or for an alias the sum of its blobs' sizes. With "
+        "no argument, the sum for a manifest read from standard input.",
+        "blob digests (sha256:...) or @aliases",
+    ),
+    Command(
+        "mount-blob",
+        "<repo> <from-repo> <digest> [@alias]",
+        "mount a blob from another repository and print its digest",
+        "Make a blob that exists in <from-repo> available in <repo> without uploading it, print its "
+        "digest, and with @alias point the alias at it.",
+        "<from-repo> holding the blob, its <digest>, then an optional @alias to set",
+    ),
+    Command(
+        "del-blob",
+        "<repo> [<digest>|@alias...]",
+        "delete blobs (for an alias: its blobs; the alias is kept)",
+        "Delete blobs by digest. For @alias, the blobs it points to are deleted, not the alias itself "
+        "(use del-alias for that). With no argument, the blobs of a manifest read from standard input.",
+        "blob digests (sha256:...) or @aliases",
+    ),
+    Command(
+        "set-alias",
+        "<repo> <alias> <digest>|<file>...",
+        "point an alias at blobs and print the manifest",
+        "Point <alias> at the given blobs and print the manifest stored (no trailing newline). An "
+        "argument containing a path separator is a local file: it is hashed (not uploaded) and must "
+        "already have been pushed.",
+        "<alias> to set, then blob digests or local files (containing a path separator)",
+    ),
+    Command(
+        "get-alias",
+        "<repo> [<alias>...]",
+        "print the digests of the blobs an alias points to",
+        "For each alias, print the digests of the blobs it points to, one per line. With no argument, "
+        "those of a manifest read from standard input.",
+        "alias names (without @)",
+    ),
+    Command(
+        "del-alias",
+        "<repo> <alias>...",
+        "delete aliases (not their blobs) and print their digests",
+        "Delete each alias. The blobs it points to are not deleted; their digests are printed.",
+        "alias names (without @)",
+    ),
+    Command(
+        "get-digest",
+        "<repo> [<alias>...]",
+        "print the digest of an alias's configuration blob",
+        "For each alias, print the digest of its configuration blob (for an alias made by dxf, its first "
+        "blob). With no argument, that of a manifest read from standard input.",
+        "alias names (without @)",
+    ),
+    Command(
+        "get-manifest",
+        "<repo> <alias>...",
+        "print an alias's manifest as the registry stores it",
+        "For each alias, print its manifest exactly as the registry returned it (no newline added).",
+        "alias names (without @)",
+    ),
+    Command(
+        "list-aliases",
+        "<repo>",
+        "list the aliases in a repository",
+        "Print every alias in <repo>, one per line.",
+    ),
+    Command(
+        "push-blobs",
+        "<repo> [--jobs N] [@alias] <file>...",
+        "upload many files in parallel and print their digests",
+        "Upload the files with up to N transfers at once (default 4) and print their digests, one per "
+        "line, in the order given. With @alias before the files, point the alias at all of them in that "
+        "order once every upload has finished.",
+        "an optional @alias, then the files to upload",
+    ),
+    Command(
+        "pull-blobs",
+        "<repo> --output-dir DIR [--jobs N] <digest>|@alias...",
+        "download many blobs in parallel into a directory",
+        "Download the blobs (an alias: all of its blobs) into DIR with up to N transfers at once. Each "
+        "is verified and written atomically as DIR/<algorithm>-<hex>; the paths are printed one per "
+        "line, in order. DIR is created if needed.",
+        "blob digests (sha256:...) or @aliases",
+    ),
+    Command(
+        "list-repos",
+        "",
+        "list the repositories in the registry",
+        "Print every repository in the registry, one per line (not every registry allows this).",
+    ),
+)
+COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+#: Commands that show progress bars (when DXF_PROGRESS asks for them).
+TRANSFER_COMMANDS = ("push-blob", "pull-blob", "push-blobs", "pull-blobs")
+#: Commands that move many blobs at once and take ``--jobs``.
+PARALLEL_COMMANDS = ("push-blobs", "pull-blobs")
+
+ENVIRONMENT_HELP = """\
+environment:
+  DXF_HOST           registry host[:port] (required)
+  DXF_INSECURE       1: use plain http instead of https
+  DXF_USERNAME       user to authenticate as
+  DXF_PASSWORD       that user's password
+  DXF_AUTHORIZATION  an HTTP Authorization header value to authenticate with instead
+  DXF_AUTH_HOST      send token requests to this host instead of the one the registry names
+  DXF_TOKEN          a bearer token (from `dxf auth`) to use as is
+  DXF_PROGRESS       1: progress bars on stderr for push-blob(s) and pull-blob(s); 0: none;
+                     otherwise only when stderr is a terminal
+  DXF_BLOB_INFO      1: pull-blob writes "<digest> <size>" and a newline before each blob
+  DXF_CHUNK_SIZE     bytes pull-blob reads at a time
+  DXF_SKIPTLSVERIFY  1: do not verify the registry's TLS certificate
+  DXF_TLSVERIFY      path of a CA bundle to verify the registry's certificate with
+  REQUESTS_CA_BUNDLE CA bundle used when DXF_TLSVERIFY is not set
+  DXF_PLATFORM       platform (e.g. linux/amd64) to pick from multi-platform aliases; without it
+                     their results are printed as one JSON object keyed by platform
+  DXF_TIMEOUT        seconds to wait for the registry to connect or answer
+  DXF_RETRIES        how many times a failed request is retried (0: never)
+  DXF_DEBUG          1: print a traceback on failure (as --debug)"""
+
+EXIT_HELP = """\
+exit status:
+  0   success
+  1   any other failure (connection, TLS, digest mismatch, invalid name or digest, local file)
+  2   usage error, or DXF_HOST (or another variable) missing or invalid;
+      also: blob, alias, manifest or repository not found (errno ENOENT)
+  13  the registry refused the credentials or token (errno EACCES)"""
+
+EPILOG = ENVIRONMENT_HELP + "\n\n" + EXIT_HELP
+
+
+class UsageError(Exception):
+    """A command-line mistake found after parsing; reported like argparse (usage, exit 2)."""
+
+
+def _new_parser(**kwargs: Any) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser (for ``dxf --help``) and one parser per command."""
+    top = _new_parser(
+        prog="dxf",
+        usage="dxf [--debug] <command> <repo> [args...]\n       dxf --help | --version | <command> --help",
+        description="Store and fetch data in a Docker/OCI registry.",
+        epilog=EPILOG,
+    )
+    top.add_argument("--debug", action="store_true", help="print a traceback on failure")
+    top.add_argument("--version", action="store_true", help="print the version and exit")
+    subparsers = top.add_subparsers(dest="command", metavar="<command>", title="commands")
+    parsers: dict[str, argparse.ArgumentParser] = {}
+    for command in COMMANDS:
+        options = "[--debug] [-o FILE [--resume]] " if command.name == "pull-blob" else "[--debug] "
+        if command.name in PARALLEL_COMMANDS:
+            options = "[--debug] "
+        parser = subparsers.add_parser(
+            command.name,
+            prog=f"dxf {command.name}",
+            help=command.summary,
+            description=textwrap.fill(command.description, 78),
+            usage=f"dxf {command.name} {options}{command.synopsis}".rstrip(),
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.add_argument("--debug", action="store_true", help="print a traceback on failure")
+        if command.name == "pull-blob":
+            parser.add_argument(
+                "-o",
+                "--output",
+                metavar="FILE",
+                help="write the one blob to FILE (atomically, only once verified) instead of stdout",
+            )
+            parser.add_argument(
+                "--resume",
+                action="store_true",
+                help="with -o: keep what a broken or interrupted download got; continue from it next time",
+            )
+        if command.name in PARALLEL_COMMANDS:
+            parser.add_argument(
+                "-j", "--jobs", metavar="N", type=_jobs, default=None, help="transfers at once (default 4)"
+            )
+        if command.name == "pull-blobs":
+            parser.add_argument(
+                "--output-dir", metavar="DIR", required=True, help="directory to write the blobs into"
+            )
+        if command.name == "list-repos":
+            parser.add_argument("args", nargs="*", default=[], help=argparse.SUPPRESS)
+        else:
+            parser.add_argument("repo", metavar="<repo>", help="repository name, e.g. fred/datalogger")
+            if command.name == "list-aliases":
+                parser.add_argument("args", nargs="*", default=[], help=argparse.SUPPRESS)
+            else:
+                parser.add_argument("args", nargs="*", default=[], metavar="<arg>", help=command.args_help)
+        parsers[command.name] = parser
+    return top, parsers
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+@dataclass
+class Invocation:
+    """A parsed command line."""
+
+    command: str
+    repo: str | None
+    args: list[str]
+    debug: bool
+    output: str | None
+    parser: argparse.ArgumentParser
+    jobs: int | None = None
+    output_dir: str | None = None
+    resume: bool = False
+
+
+def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """python-dxf's argument-count rules; exits 2 (via ``parser.error``) when broken."""
+
+    def alias_at(index: int) -> None:
+        if len(args) > index and (not args[index].startswith("@") or len(args[index]) < 2):
+            parser.error("invalid alias")
+
+    if command == "push-blob":
+        if len(args) < 1:
+            parser.error("too few arguments")
+        if len(args) > 2:
+            parser.error("too many arguments")
+        alias_at(1)
+    elif command == "mount-blob":
+        if len(args) < 2:
+            parser.error("too few arguments")
+        if len(args) > 3:
+            parser.error("too many arguments")
+        alias_at(2)
+    elif command == "set-alias":
+        if len(args) < 2:
+            parser.error("too few arguments")
+    elif command in ("list-aliases", "list-repos") and args:
+        parser.error("too many arguments")
+    elif command == "push-blobs":
+        has_alias = bool(args) and args[0].startswith("@")
+        if has_alias:
+            alias_at(0)
+        if len(args) <= int(has_alias):
+            parser.error("too few arguments")
+    elif command == "pull-blobs" and not args:
+        parser.error("too few arguments")
+
+
+def parse_argv(argv: Sequence[str]) -> Invocation | int:
+    """Parse a command line. Returns an :class:`Invocation`, or an exit status when the parse itself
+    finished the job (help, version) or failed (usage error, already reported on stderr)."""
+    top, parsers = build_parsers()
+    try:
+        return _parse(list(argv), top, parsers)
+    except SystemExit as e:  # argparse's --help and error()
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+
+
+def _parse(
+    argv: list[str], top: argparse.ArgumentParser, parsers: dict[str, argparse.ArgumentParser]
+) -> Invocation | int:
+    debug = False
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] != "-":
+        option = argv[index]
+        index += 1
+        if option == "--":
+            break
+        if option == "--debug":
+            debug = True
+        elif option == "--version":
+            sys.stdout.write(f"dxf {__version__}\n")
+            return EXIT_OK
+        elif option in ("-h", "--help"):
+            top.print_help(sys.stdout)
+            return EXIT_OK
+        else:
+            top.error(f"unrecognized arguments: {option}")
+    if index >= len(argv):
+        top.print_help(sys.stderr)
+        return EXIT_USAGE
+    command = argv[index]
+    parser = parsers.get(command)
+    if parser is None:
+        top.error(f"invalid command {command!r} (choose from {', '.join(c.name for c in COMMANDS)})")
+    ns = parser.parse_intermixed_args(argv[index + 1 :])
+    args: list[str] = list(ns.args)
+    check_counts(command, args, parser)
+    return Invocation(
+        command=command,
+        repo=getattr(ns, "repo", None),
+        args=args,
+        debug=debug or bool(ns.debug),
+        output=getattr(ns, "output", None),
+        parser=parser,
+        jobs=getattr(ns, "jobs", None),
+        output_dir=getattr(ns, "output_dir", None),
+        resume=bool(getattr(ns, "resume", False)),
+    )

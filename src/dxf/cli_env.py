@@ -1,0 +1,94 @@
+"""What the ``dxf`` command reads from its environment (``DXF_*``), validated once."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A missing or invalid environment variable; one line, exit 2."""
+
+
+@dataclass
+class Settings:
+    """What the environment says, validated."""
+
+    host: str
+    insecure: bool
+    username: str | None
+    password: str | None
+    authorization: str | None
+    auth_host: str | None
+    token: str | None
+    tlsverify: bool | str
+    timeout: float | None
+    retries: int | None
+    chunk_size: int | None
+    platform: str | None
+    blob_info: bool
+
+
+def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str], Any], minimum: float) -> Any:
+    value = environ.get(key)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        number = None
+    if number is None or number != number or number < minimum:  # NaN != NaN
+        bound = "positive" if minimum > 0 else "non-negative"
+        what = "integer" if kind is int else "number"
+        raise ConfigError(f"{key} must be a {bound} {what}, not {value!r}")
+    return number
+
+
+def read_settings(environ: Mapping[str, str]) -> Settings:
+    """Read and check the variables the command uses; :class:`ConfigError` when one is wrong."""
+    host = environ.get("DXF_HOST", "").strip()
+    if not host:
+        raise ConfigError("DXF_HOST is not set (it names the registry, e.g. localhost:5000)")
+    tlsverify: bool | str
+    if environ.get("DXF_SKIPTLSVERIFY") == "1":
+        tlsverify = False
+    else:
+        tlsverify = (
+            environ.get("DXF_TLSVERIFY")
+            or environ.get("REQUESTS_CA_BUNDLE")
+            or environ.get("CURL_CA_BUNDLE")
+            or True
+        )
+    timeout = _positive_number(environ, "DXF_TIMEOUT", float, 1e-9)
+    retries = _positive_number(environ, "DXF_RETRIES", int, 0)
+    chunk_size = _positive_number(environ, "DXF_CHUNK_SIZE", int, 1)
+    return Settings(
+        host=host,
+        insecure=environ.get("DXF_INSECURE") == "1",
+        username=environ.get("DXF_USERNAME"),
+        password=environ.get("DXF_PASSWORD"),
+        authorization=environ.get("DXF_AUTHORIZATION"),
+        auth_host=environ.get("DXF_AUTH_HOST") or None,
+        token=environ.get("DXF_TOKEN") or None,
+        tlsverify=tlsverify,
+        timeout=timeout,
+        retries=retries,
+        chunk_size=chunk_size,
+        platform=environ.get("DXF_PLATFORM") or None,
+        blob_info=environ.get("DXF_BLOB_INFO") == "1",
+    )
+
+
+def progress_wanted(environ: Mapping[str, str]) -> bool:
+    setting = environ.get("DXF_PROGRESS")
+    if setting == "1":
+        return True
+    if setting == "0":
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (ValueError, OSError):  # closed stream
+        return False
