@@ -206,8 +206,11 @@ def _new_parser(**kwargs: Any) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 
-def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The top-level parser (for ``dxf --help``) and one parser per command."""
+def build_parsers(
+    only: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser (for ``dxf --help``) and one parser per command (only ``only``'s when it
+    is given: building all of them costs a few ms of every command's start-up)."""
     top = _new_parser(
         prog="dxf",
         usage="dxf [--debug] <command> <repo> [args...]\n       dxf --help | --version | <command> --help",
@@ -219,6 +222,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     subparsers = top.add_subparsers(dest="command", metavar="<command>", title="commands")
     parsers: dict[str, argparse.ArgumentParser] = {}
     for command in COMMANDS:
+        if only is not None and command.name != only:
+            continue
         options = "[--debug] [-o FILE [--resume]] " if command.name == "pull-blob" else "[--debug] "
         if command.name in PARALLEL_COMMANDS:
             options = "[--debug] "
@@ -327,16 +332,16 @@ def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentPar
 def parse_argv(argv: Sequence[str]) -> Invocation | int:
     """Parse a command line. Returns an :class:`Invocation`, or an exit status when the parse itself
     finished the job (help, version) or failed (usage error, already reported on stderr)."""
-    top, parsers = build_parsers()
     try:
-        return _parse(list(argv), top, parsers)
+        return _parse(list(argv))
     except SystemExit as e:  # argparse's --help and error()
         return e.code if isinstance(e.code, int) else EXIT_USAGE
 
 
-def _parse(
-    argv: list[str], top: argparse.ArgumentParser, parsers: dict[str, argparse.ArgumentParser]
-) -> Invocation | int:
+def _parse(argv: list[str]) -> Invocation | int:
+    def top() -> argparse.ArgumentParser:
+        return build_parsers()[0]
+
     debug = False
     index = 0
     while index < len(argv) and argv[index].startswith("-") and argv[index] != "-":
@@ -350,17 +355,17 @@ def _parse(
             sys.stdout.write(f"dxf {__version__}\n")
             return EXIT_OK
         elif option in ("-h", "--help"):
-            top.print_help(sys.stdout)
+            top().print_help(sys.stdout)
             return EXIT_OK
         else:
-            top.error(f"unrecognized arguments: {option}")
+            top().error(f"unrecognized arguments: {option}")
     if index >= len(argv):
-        top.print_help(sys.stderr)
+        top().print_help(sys.stderr)
         return EXIT_USAGE
     command = argv[index]
-    parser = parsers.get(command)
-    if parser is None:
-        top.error(f"invalid command {command!r} (choose from {', '.join(c.name for c in COMMANDS)})")
+    if command not in COMMANDS_BY_NAME:
+        top().error(f"invalid command {command!r} (choose from {', '.join(c.name for c in COMMANDS)})")
+    parser = build_parsers(only=command)[1][command]
     ns = parser.parse_intermixed_args(argv[index + 1 :])
     args: list[str] = list(ns.args)
     check_counts(command, args, parser)
