@@ -52,7 +52,8 @@ COMMANDS: tuple[Command, ...] = (
         "<repo> <file>|- [@alias]",
         "upload a file (- for standard input) and print its digest",
         "Upload <file> (or, with -, everything on standard input, streamed in chunks) and print its "
-        "digest. With @alias, also point the alias at the blob.",
+        "digest. With @alias, also point the alias at the blob. With --resume, an upload of <file> "
+        "that an earlier run left unfinished is continued from what the registry holds.",
         "<file> to upload (- for standard input), then an optional @alias to set",
     ),
     Command(
@@ -224,7 +225,10 @@ def build_parsers(
     for command in COMMANDS:
         if only is not None and command.name != only:
             continue
-        options = "[--debug] [-o FILE [--resume]] " if command.name == "pull-blob" else "[--debug] "
+        options = {
+            "pull-blob": "[--debug] [-o FILE [--resume]] ",
+            "push-blob": "[--debug] [--resume] ",
+        }.get(command.name, "[--debug] ")
         if command.name in PARALLEL_COMMANDS:
             options = "[--debug] "
         parser = subparsers.add_parser(
@@ -248,6 +252,13 @@ def build_parsers(
                 "--resume",
                 action="store_true",
                 help="with -o: keep what a broken or interrupted download got; continue from it next time",
+            )
+        if command.name == "push-blob":
+            parser.add_argument(
+                "--resume",
+                action="store_true",
+                help="continue an upload of this file that an earlier run did not finish (and if this "
+                "one fails, leave it for the next run to continue)",
             )
         if command.name in PARALLEL_COMMANDS:
             parser.add_argument(

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .journal import default_directory
+
 
 class ConfigError(Exception):
     """A missing or invalid environment variable; one line, exit 2."""
@@ -29,6 +31,7 @@ class Settings:
     chunk_size: int | None
     platform: str | None
     blob_info: bool
+    state_dir: str
 
 
 def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str], Any], minimum: float) -> Any:
@@ -78,6 +81,7 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         chunk_size=chunk_size,
         platform=environ.get("DXF_PLATFORM") or None,
         blob_info=environ.get("DXF_BLOB_INFO") == "1",
+        state_dir=default_directory(environ),
     )
 
 

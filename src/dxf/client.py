@@ -33,6 +33,7 @@ from .exceptions import (
     DXFUnexpectedStatusCodeError,
     DXFUnsupportedSchemaType,
 )
+from .journal import UploadJournal, default_directory
 from .manifest import (
     ACCEPT_MANIFESTS,
     DOCKER_MANIFEST_V2,
@@ -282,16 +283,25 @@ class DXF(DXFBase):
         data: Iterable[bytes] | bytes | None = None,
         digest: str | None = None,
         check_exists: bool = True,
+        *,
+        resume: bool = False,
+        state_dir: str | None = None,
     ) -> str:
         """Upload a file (or ``data`` with its ``digest``) and return the digest.
 
         ``progress(digest, chunk, total)`` is called for a file, ``progress(digest, chunk)`` for
         ``data``; first with an empty chunk. Nothing is uploaded (and no progress reported) when
         ``check_exists`` finds the blob already there.
+
+        With ``resume`` (files only), an upload that fails is not cancelled but remembered in
+        ``state_dir`` (default ``~/.cache/dxf/uploads``), and a later call with ``resume`` continues
+        it from what the registry holds, when the registry still has the session. (distribution 2.8
+        drops a session whose last request broke off mid-body; the upload then starts again.)
         """
         ctx = self._ctx()
         if filename is not None:
-            return str(push_file(ctx, filename, progress, check_exists, self._upload_chunk_size))
+            journal = UploadJournal(state_dir or default_directory(os.environ)) if resume else None
+            return str(push_file(ctx, filename, progress, check_exists, self._upload_chunk_size, journal))
         if digest is None:
             raise TypeError("digest must be provided if filename is None")
         dgst = Digest.parse(digest)

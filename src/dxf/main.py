@@ -117,13 +117,17 @@ class Runner:
             _line(token)
 
     def cmd_push_blob(self, args: list[str]) -> None:
+        if self.inv.resume and args[0] == "-":
+            raise UsageError("--resume needs a file: standard input cannot be read again")
         if args[0] == "-":
             stdin = sys.stdin
             if stdin is None:
                 raise OSError(errno.EBADF, "standard input is closed", "-")
             digest = self.dxf.push_stream(cast(IO[bytes], getattr(stdin, "buffer", stdin)), self.progress)
         else:
-            digest = self.dxf.push_blob(args[0], self.progress)
+            digest = self.dxf.push_blob(
+                args[0], self.progress, resume=self.inv.resume, state_dir=self.settings.state_dir
+            )
         if self.progress is not None:
             self.progress.close()
         if len(args) == 2:

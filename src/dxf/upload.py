@@ -29,6 +29,7 @@ import requests
 
 from .digest import READ_SIZE, Digest
 from .exceptions import DXFError, DXFHTTPError
+from .journal import UploadJournal
 from .transfer import Progress, RepoContext, is_resumable
 
 #: Bytes per PATCH when streaming an upload of unknown length (stdin): one chunk is held in memory so
@@ -55,8 +56,15 @@ class _PatchRefused(DXFError):
 class UploadSession:
     """One upload session at the registry; tracks its current location."""
 
-    def __init__(self, ctx: RepoContext) -> None:
+    def __init__(self, ctx: RepoContext, location: str | None = None) -> None:
+        """Open a new session (POST), or with ``location`` take up one opened earlier."""
         self.ctx = ctx
+        self.min_chunk = 0
+        #: Called with each new location, so a journal can remember where to continue.
+        self.on_move: Callable[[str], None] | None = None
+        if location is not None:
+            self.location = ctx.registry.resolve_location(ctx.registry.base_url, location)
+            return
         url = ctx.registry.upload_start_url(ctx.repo)
         response = ctx.request("POST", url, ok=lambda r: r.status_code in (201, 202))
         response.close()
@@ -68,6 +76,8 @@ class UploadSession:
         location = response.headers.get("Location")
         if location:
             self.location = self.ctx.registry.resolve_location(self.location, location)
+            if self.on_move is not None:
+                self.on_move(self.location)
 
     def patch(self, body: object, start: int, length: int) -> None:
         """Append ``length`` bytes at ``start`` (the session must hold exactly ``start`` bytes)."""
@@ -326,11 +336,21 @@ def blob_exists(ctx: RepoContext, digest: Digest) -> bool:
 
 
 def push_file(
-    ctx: RepoContext, path: str, progress: Progress | None, check_exists: bool, chunk_size: int | None = None
+    ctx: RepoContext,
+    path: str,
+    progress: Progress | None,
+    check_exists: bool,
+    chunk_size: int | None = None,
+    journal: UploadJournal | None = None,
 ) -> Digest:
-    """Upload a file, return its digest. See the module docstring for the overlap of hash and upload."""
+    """Upload a file, return its digest. See the module docstring for the overlap of hash and upload.
+
+    With a ``journal``, the file is hashed first (the journal is keyed by digest), an upload an
+    earlier run left behind is continued from what the registry holds, and an upload that fails is
+    not cancelled but remembered, for the next run to continue.
+    """
     size = os.path.getsize(path)
-    if size < OVERLAP_THRESHOLD:
+    if size < OVERLAP_THRESHOLD and journal is None:
         digest = Digest.of_file(path)
         if check_exists and blob_exists(ctx, digest):
             return digest
@@ -338,11 +358,21 @@ def push_file(
         return digest
     hashing = _DigestInBackground(ctx, path, check_exists)
     gate = _GatedProgress(progress, path, size, hashing)
+    resumed: tuple[UploadSession, int] | None = None
+    if journal is not None:
+        digest = hashing.result()
+        if hashing.exists:
+            journal.forget(ctx.registry.base_url, ctx.repo, digest)
+            return digest
+        resumed = _resume_from_journal(ctx, journal, digest, size)
     restarts = 0
     while True:
-        session = UploadSession(ctx)
+        session, start = resumed or (UploadSession(ctx), 0)
+        resumed = None
+        if journal is not None:
+            _remember(journal, session, hashing.result())
         try:
-            _send_file(session, path, size, gate, chunk_size)
+            _send_file(session, path, size, gate, chunk_size, start)
             break
         except _Abandoned:
             session.cancel()
@@ -361,7 +391,8 @@ def push_file(
                 raise
             ctx.pause(restarts, lost)
         except BaseException:
-            session.cancel()
+            if journal is None:  # with a journal the session is kept for the next run
+                session.cancel()
             hashing.result()  # surface a hashing error in preference to its consequence
             raise
     digest = hashing.result()
@@ -370,7 +401,40 @@ def push_file(
         return digest
     gate.catch_up()
     session.finish(digest)
+    if journal is not None:
+        journal.forget(ctx.registry.base_url, ctx.repo, digest)
     return digest
+
+
+def _remember(journal: UploadJournal, session: UploadSession, digest: Digest) -> None:
+    """Save the session's location now and after every request that moves it."""
+    registry, repo = session.ctx.registry.base_url, session.ctx.repo
+
+    def save(location: str) -> None:
+        journal.save(registry, repo, digest, location)
+
+    save(session.location)
+    session.on_move = save
+
+
+def _resume_from_journal(
+    ctx: RepoContext, journal: UploadJournal, digest: Digest, size: int
+) -> tuple[UploadSession, int] | None:
+    """The session an earlier run left for ``digest`` and how much of it the registry holds, or None
+    when there is none or the registry no longer has it (then the journal entry is dropped)."""
+    location = journal.load(ctx.registry.base_url, ctx.repo, digest)
+    if location is None:
+        return None
+    try:
+        session = UploadSession(ctx, location)
+        held = session.offset()
+    except (DXFError, requests.exceptions.RequestException):
+        journal.forget(ctx.registry.base_url, ctx.repo, digest)
+        return None
+    if held > size:
+        journal.forget(ctx.registry.base_url, ctx.repo, digest)
+        return None
+    return session, held
 
 
 def _push_whole_file(
@@ -396,12 +460,17 @@ def _push_whole_file(
 
 
 def _send_file(
-    session: UploadSession, path: str, size: int, gate: _GatedProgress, chunk_size: int | None
+    session: UploadSession,
+    path: str,
+    size: int,
+    gate: _GatedProgress,
+    chunk_size: int | None,
+    start: int = 0,
 ) -> None:
-    """PATCH the file in spans of ``chunk_size`` (default: one span), each resumable. A registry that
-    refuses the first PATCH raises :class:`_PatchRefused`, and the caller falls back to one PUT."""
+    """PATCH the file from ``start`` in spans of ``chunk_size`` (default: one span), each resumable. A
+    registry that refuses the first PATCH raises :class:`_PatchRefused`; the caller then sends one PUT."""
     span = max(chunk_size or size, session.min_chunk, 1)
-    start = 0
+    first = start
     while start < size:
         end = min(size, start + span)
 
@@ -412,7 +481,7 @@ def _send_file(
         try:
             send_span(session, body_from, start, end)
         except DXFHTTPError as error:
-            if start == 0 and error.status_code in PATCH_REFUSED:
+            if start == first and error.status_code in PATCH_REFUSED:
                 raise _PatchRefused(str(error)) from error
             raise
         start = end

@@ -33,6 +33,7 @@ import requests
 
 import dxf
 from dxf.exceptions import DXFDigestMismatchError, DXFHTTPError
+from harness.hooks import inject_on_patch
 from harness.proxy import FaultProxy
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, start_registry
 
@@ -144,23 +145,6 @@ def _record_requests(client: dxf.DXF) -> list[tuple[str, str]]:
 
     client._transport.send = recording  # type: ignore[method-assign]
     return calls
-
-
-def _inject_on_patch(client: dxf.DXF, proxy: FaultProxy, *, number: int, status: int) -> None:
-    """Have the proxy answer the client's ``number``-th PATCH with ``status`` (the registry never sees
-    it): the fault is armed just before that request goes out."""
-    send = client._transport.send
-    patches = 0
-
-    def arming(method: str, url: str, **kwargs: object) -> requests.Response:
-        nonlocal patches
-        if method == "PATCH":
-            patches += 1
-            if patches == number:
-                proxy.inject_status(status, times=1)
-        return send(method, url, **kwargs)  # type: ignore[arg-type]
-
-    client._transport.send = arming  # type: ignore[method-assign]
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -350,7 +334,7 @@ def test_chunked_push_resumes_in_place_after_a_refused_patch(
     client = _plain_client(proxy.host, repo_name, upload_chunk_size=8 * MiB)
     delays = _record_sleeps(client)
     calls = _record_requests(client)
-    _inject_on_patch(client, proxy, number=4, status=503)
+    inject_on_patch(client, proxy, number=4, status=503)
     sent_before = proxy.bytes_upstream
     digest = client.push_blob(str(path), check_exists=False)
     assert digest == _sha256(payload)
@@ -399,7 +383,7 @@ def test_a_registry_refusing_patch_gets_one_put(
     path.write_bytes(payload[: 20 * MiB])
     client = _plain_client(proxy.host, repo_name)
     calls = _record_requests(client)
-    _inject_on_patch(client, proxy, number=1, status=405)
+    inject_on_patch(client, proxy, number=1, status=405)
     digest = client.push_blob(str(path), check_exists=False)
     assert digest == _sha256(payload[: 20 * MiB])
     assert proxy.injected == 1

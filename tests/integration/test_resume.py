@@ -14,6 +14,7 @@ import dxf
 from dxf.digest import Digest
 from dxf.download import partial_path
 from dxf.main import doit
+from harness.hooks import inject_on_patch
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, harness_env
 
@@ -114,3 +115,109 @@ def test_cli_resume(
     capsysbinary.readouterr()
     assert doit(["pull-blob", repo_name, digest, "--resume"], env) == 2
     assert b"--resume needs -o" in capsysbinary.readouterr().err
+
+
+# -- uploads continued by a later run --------------------------------------------------------------
+
+
+def _counting(client: dxf.DXF) -> list[str]:
+    """Record the method of every request the client sends to an upload URL."""
+    methods: list[str] = []
+    send = client._transport.send
+
+    def recording(method: str, url: str, **kwargs: object) -> requests.Response:
+        if "/blobs/uploads/" in url:
+            methods.append(method)
+        return send(method, url, **kwargs)  # type: ignore[arg-type]
+
+    client._transport.send = recording  # type: ignore[method-assign]
+    return methods
+
+
+def test_failed_upload_is_continued_by_a_later_run(
+    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, tmp_path: Path
+) -> None:
+    """8 MiB PATCHes, no retries: the 4th PATCH is refused (503) and the push fails, leaving its session
+    in the journal. The next call with ``resume`` takes the session up where the registry stands (24 MiB)
+    and sends only the rest: no new session, five PATCHes."""
+    data = os.urandom(SIZE + 40 * MiB)  # 64 MiB
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    state = tmp_path / "state"
+    first = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
+    inject_on_patch(first, proxy, number=4, status=503)
+    with pytest.raises(dxf.exceptions.DXFHTTPError) as info:
+        first.push_blob(str(path), resume=True, state_dir=str(state))
+    assert info.value.status_code == 503
+    assert len(os.listdir(state)) == 1
+    digest = dxf.hash_bytes(data)
+    with pytest.raises(dxf.exceptions.DXFNotFoundError):
+        _client(registry_plain.host, repo_name, retries=0).blob_size(digest)
+
+    second = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
+    methods = _counting(second)
+    before = proxy.bytes_upstream
+    assert second.push_blob(str(path), resume=True, state_dir=str(state)) == digest
+    assert methods.count("POST") == 0 and methods.count("PATCH") == 5, methods
+    assert proxy.bytes_upstream - before < 40 * MiB + MiB
+    assert os.listdir(state) == []
+    assert _client(registry_plain.host, repo_name, retries=0).blob_size(digest) == len(data)
+
+
+def test_without_resume_a_failed_upload_is_cancelled(
+    proxy: FaultProxy, repo_name: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(20 * MiB))
+    client = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
+    methods = _counting(client)
+    inject_on_patch(client, proxy, number=2, status=503)
+    with pytest.raises(dxf.exceptions.DXFHTTPError):
+        client.push_blob(str(path), check_exists=False)
+    assert methods[-1] == "DELETE"
+
+
+def test_a_journal_pointing_elsewhere_is_not_followed(
+    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path
+) -> None:
+    """A tampered journal naming another host is dropped: the push starts a new session at the
+    registry, and the other host is never contacted."""
+    import socket
+
+    from dxf.journal import UploadJournal
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.01)
+    try:
+        path = tmp_path / "big.bin"
+        data = os.urandom(20 * MiB)
+        path.write_bytes(data)
+        client = _client(registry_plain.host, repo_name, retries=0)
+        journal = UploadJournal(str(tmp_path / "state"))
+        elsewhere = f"http://127.0.0.1:{listener.getsockname()[1]}/v2/{repo_name}/blobs/uploads/x"
+        journal.save(client._registry.base_url, client._path, Digest.parse(dxf.hash_bytes(data)), elsewhere)
+        assert client.push_blob(str(path), resume=True, state_dir=str(tmp_path / "state")) == dxf.hash_bytes(
+            data
+        )
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_cli_push_resume(
+    registry_plain: RegistryProcess,
+    repo_name: str,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(os.urandom(MiB))
+    env = {**harness_env(registry_plain), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert doit(["push-blob", repo_name, str(path), "--resume"], env) == 0
+    assert capsysbinary.readouterr().out.decode().strip() == dxf.hash_file(str(path))
+    assert os.listdir(tmp_path / "cache" / "dxf" / "uploads") == []
+    assert doit(["push-blob", repo_name, "-", "--resume"], env) == 2
+    assert b"--resume needs a file" in capsysbinary.readouterr().err
