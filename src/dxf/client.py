@@ -43,6 +43,7 @@ from .manifest import (
     make_dxf_manifest,
     parse_manifest,
     platform_map,
+    verify_content_digest,
 )
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
@@ -461,9 +462,7 @@ class DXF(DXFBase):
         dcd = response.headers.get("Docker-Content-Digest")
         if dcd is not None:
             expected = Digest.parse(dcd)
-            got = Digest.of_bytes(content, expected.algorithm)
-            if got != expected:
-                raise DXFDigestMismatchError(str(got), str(expected))
+            verify_content_digest(content, expected)
             return manifest, content, response.headers.get("Content-Type"), str(expected)
         return manifest, content, response.headers.get("Content-Type"), str(Digest.of_bytes(content))
 

@@ -105,25 +105,20 @@ def check_followable(current: str, target: str, *, carries_credentials: bool) ->
     origin, since we send our ``Authorization`` there.
     """
     if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
-        raise DXFSecurityError(f"refusing to follow {_redact(target)}: it downgrades https to http")
+        raise DXFSecurityError(f"refusing to follow {redact_url(target)}: it downgrades https to http")
     if carries_credentials and not same_origin(current, target):
         raise DXFSecurityError(
-            f"refusing to send credentials to {_redact(target)}: it is not the registry's origin"
+            f"refusing to send credentials to {redact_url(target)}: it is not the registry's origin"
         )
 
 
-def _redact(url: str) -> str:
-    """The URL without query or userinfo (presigned storage URLs carry secrets in the query)."""
+def redact_url(url: str) -> str:
+    """The URL without query or userinfo, for messages (presigned storage URLs carry secrets there)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
-
-
-def redact_url(url: str) -> str:
-    """Public spelling of :func:`_redact` for error messages."""
-    return _redact(url)
 
 
 class Transport:
