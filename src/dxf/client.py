@@ -48,7 +48,7 @@ from .manifest import (
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .transport import RetryPolicy, Timeout, Transport
-from .upload import blob_exists, push_chunks, push_file, push_stream
+from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
 T = TypeVar("T", bound="DXFBase")
@@ -400,19 +400,14 @@ class DXF(DXFBase):
         response = self._request("POST", url, ok=lambda r: r.status_code in (201, 202))
         response.close()
         if response.status_code != 201:
-            self._cancel_upload(url, response)
+            location = response.headers.get("Location")
+            if location:  # the registry opened an ordinary upload instead: abandon it
+                UploadSession(self._ctx(), self._registry.resolve_location(url, location)).cancel()
             raise DXFMountFailed()
         dcd = response.headers.get("Docker-Content-Digest")
         if dcd is not None and dcd != str(dgst):
             raise DXFDigestMismatchError(dcd, str(dgst))
         return digest
-
-    def _cancel_upload(self, url: str, response: requests.Response) -> None:
-        location = response.headers.get("Location")
-        if not location:
-            return
-        target = self._registry.resolve_location(url, location)
-        self._request("DELETE", target, ok=lambda r: r.status_code in (200, 202, 204, 404)).close()
 
     def del_blob(self, digest: str) -> None:
         """Delete a blob."""

@@ -440,21 +440,32 @@ def _resume_from_journal(
 def _push_whole_file(
     ctx: RepoContext, path: str, size: int, digest: Digest, progress: Progress | None
 ) -> None:
-    """One POST and one PUT carrying the whole file. A PUT that breaks cannot be resumed in place (the
-    session may hold part of it), so a retry opens a new session."""
+    """One POST and one PUT carrying the whole file (progress reported once per byte)."""
     water = _HighWater(progress, digest, size)
     water.open()
+
+    def body() -> _FileRange:
+        water.position = 0
+        return _FileRange(path, 0, size, water.feed)
+
+    _put_in_new_sessions(ctx, digest, body, replayable=True)
+
+
+def _put_in_new_sessions(
+    ctx: RepoContext, digest: Digest, body: Callable[[], object], replayable: bool
+) -> None:
+    """POST a session and PUT the whole blob into it. A PUT that breaks cannot be resumed in place
+    (the session may hold part of it), so a retry, when the body can be made again, opens a new one."""
     failures = 0
     while True:
-        water.position = 0
         session = UploadSession(ctx)
         try:
-            session.finish(digest, _FileRange(path, 0, size, water.feed))
+            session.finish(digest, body())
             return
         except Exception as error:
             session.cancel()
             failures += 1
-            if not is_resumable(error, ctx.retry) or failures >= ctx.retry.attempts:
+            if not replayable or not is_resumable(error, ctx.retry) or failures >= ctx.retry.attempts:
                 raise
             ctx.pause(failures, error)
 
@@ -493,29 +504,17 @@ def push_chunks(ctx: RepoContext, chunks: Iterable[bytes], digest: Digest, progr
     A list or tuple of chunks can be sent again, in a new session, after a failure; an iterator
     cannot, so its failure is final (and the registry, checking the digest, never keeps a torn blob).
     """
-    replayable = isinstance(chunks, (list, tuple))
     reported = 0
-    failures = 0
-    while True:
 
-        def reporting() -> Iterator[bytes]:
-            nonlocal reported
-            for index, chunk in enumerate(chunks):
-                if chunk and progress is not None and index >= reported:
-                    progress(str(digest), chunk)
-                    reported = index + 1
-                yield chunk
+    def reporting() -> Iterator[bytes]:
+        nonlocal reported
+        for index, chunk in enumerate(chunks):
+            if chunk and progress is not None and index >= reported:
+                progress(str(digest), chunk)
+                reported = index + 1
+            yield chunk
 
-        session = UploadSession(ctx)
-        try:
-            session.finish(digest, reporting())
-            return
-        except Exception as error:
-            session.cancel()
-            failures += 1
-            if not replayable or not is_resumable(error, ctx.retry) or failures >= ctx.retry.attempts:
-                raise
-            ctx.pause(failures, error)
+    _put_in_new_sessions(ctx, digest, reporting, replayable=isinstance(chunks, (list, tuple)))
 
 
 def push_stream(
