@@ -49,6 +49,10 @@ ACCEPT_MANIFESTS = ", ".join(
     )
 )
 
+#: The largest manifest we read, from a registry or from standard input: a manifest is metadata, and
+#: an unbounded one is a memory exhaustion attack. 4 MiB is the limit distribution and containerd apply.
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Platform:
