@@ -50,7 +50,8 @@ ACCEPT_MANIFESTS = ", ".join(
 )
 
 #: The largest manifest we read, from a registry or from standard input: a manifest is metadata, and
-#: an unbounded one is a memory exhaustion attack. 4 MiB is the limit distribution and containerd apply.
+#: an unbounded one is a memory exhaustion attack. 4 MiB is the default cap of oras-go for manifests and
+#: of Pulp for manifest payloads.
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 
 
