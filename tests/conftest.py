@@ -5,7 +5,12 @@
 * ``short_token_registry``: a fresh token-mode registry per test whose tokens say
   ``expires_in: 3`` and really stop working 3 s after issue (its token server has
   ``strict_expiry`` on to cancel distribution 2.8's 60 s leeway on ``exp``);
+* ``registry_mtls``: a session-wide TLS registry that requires the harness client certificate;
 * ``repo_name``: a unique, valid repository name per test.
+
+The whole session runs with ``HOME``, ``DOCKER_CONFIG`` and ``XDG_RUNTIME_DIR`` pointing at empty
+temporary directories and without ``REGISTRY_AUTH_FILE``, so credentials a developer keeps in
+``~/.docker`` or podman's auth file can neither change a test's outcome nor be touched by one.
 
 A registry that cannot start raises (the test errors loudly); nothing is ever skipped.
 """
@@ -38,6 +43,17 @@ def _start(
     return start_registry(
         mode, workdir, pki=pki, token_expires_in=token_expires_in, strict_token_expiry=strict
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_personal_credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("DOCKER_CONFIG", str(home / ".docker"))
+        patch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
+        patch.delenv("REGISTRY_AUTH_FILE", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +91,13 @@ def registry_token(
     tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
 ) -> Iterator[RegistryProcess]:
     yield from _session_registry("token", tmp_path_factory, harness_pki)
+
+
+@pytest.fixture(scope="session")
+def registry_mtls(
+    tmp_path_factory: pytest.TempPathFactory, harness_pki: PkiPaths
+) -> Iterator[RegistryProcess]:
+    yield from _session_registry("mtls", tmp_path_factory, harness_pki)
 
 
 @pytest.fixture(params=list(MODES), ids=list(MODES))

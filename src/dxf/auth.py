@@ -45,11 +45,13 @@ def basic_header(username: str, password: str) -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What ``authenticate`` was given: a user and password, or a ready ``Authorization`` value."""
+    """What ``authenticate`` was given: a user and password, a ready ``Authorization`` value, or an
+    identity (OAuth2 refresh) token as ``docker login`` leaves in config.json / credential helpers."""
 
     username: str | None = None
     password: str | None = None
     authorization: str | None = None
+    identity_token: str | None = None
 
     def header(self) -> str | None:
         if self.username is not None and self.password is not None:
@@ -57,7 +59,10 @@ class Credentials:
         return self.authorization
 
     def __repr__(self) -> str:  # never print secrets, even in a debugger or a log
-        return f"Credentials(username={self.username!r}, password=<hidden>, authorization=<hidden>)"
+        return (
+            f"Credentials(username={self.username!r}, password=<hidden>, authorization=<hidden>, "
+            "identity_token=<hidden>)"
+        )
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ class AuthState:
         auth_host: str | None,
         user_agent: str = TOKEN_USER_AGENT,
     ) -> Token:
+        if credentials is not None and credentials.identity_token:
+            return exchange_identity_token(transport, challenge, scopes, credentials, auth_host, user_agent)
         url = token_url(challenge.params["realm"], challenge.params.get("service"), scopes, auth_host)
         headers = {"User-Agent": user_agent}
         header = credentials.header() if credentials else None
@@ -236,12 +243,56 @@ class AuthState:
             headers["Authorization"] = header
         received_at = time.monotonic()
         response = transport.send("GET", url, headers=headers)
-        if response.status_code == 401:
-            raise DXFUnauthorizedError(response)
-        if not response.ok:
-            raise error_for_response(response, "token server")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise DXFUnexpectedError("a non-JSON answer", "JSON from the token server") from exc
-        return token_from_response(body, " ".join(scopes), received_at)
+        return _read_token_answer(response, scopes, received_at)
+
+
+def _read_token_answer(response: Any, scopes: Sequence[str], received_at: float) -> Token:
+    """The token in a token server's answer; its refusals as our errors."""
+    if response.status_code == 401:
+        raise DXFUnauthorizedError(response)
+    if not response.ok:
+        raise error_for_response(response, "token server")
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise DXFUnexpectedError("a non-JSON answer", "JSON from the token server") from exc
+    return token_from_response(body, " ".join(scopes), received_at)
+
+
+#: ``client_id`` sent with OAuth2 token requests (the Docker token spec asks clients to name themselves).
+OAUTH_CLIENT_ID = "dxf"
+#: Statuses by which a realm says it has no OAuth2 (POST) endpoint; we then use the GET protocol.
+_NO_OAUTH_STATUSES = frozenset({404, 405})
+
+
+def exchange_identity_token(
+    transport: Transport,
+    challenge: Challenge,
+    scopes: Sequence[str],
+    credentials: Credentials,
+    auth_host: str | None,
+    user_agent: str = TOKEN_USER_AGENT,
+) -> Token:
+    """Trade an identity (refresh) token for an access token: ``POST grant_type=refresh_token`` to
+    the realm (Docker token spec, "OAuth2 token authentication", as docker, oras and crane do);
+    where the realm refuses POST, the classic GET with the identity token as the basic password."""
+    assert credentials.identity_token is not None
+    service = challenge.params.get("service")
+    url = token_url(challenge.params["realm"], None, [], auth_host)
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": credentials.identity_token,
+        "client_id": OAUTH_CLIENT_ID,
+        "scope": " ".join(s for s in scopes if s),
+    }
+    if service:
+        form["service"] = service
+    headers = {"User-Agent": user_agent, "Content-Type": "application/x-www-form-urlencoded"}
+    received_at = time.monotonic()
+    response = transport.send("POST", url, headers=headers, body=urlencode(form).encode())
+    if response.status_code not in _NO_OAUTH_STATUSES:
+        return _read_token_answer(response, scopes, received_at)
+    response.close()
+    username = credentials.username or "<token>"
+    basic = Credentials(username=username, password=credentials.identity_token)
+    return AuthState.fetch_token(transport, challenge, scopes, basic, auth_host, user_agent)

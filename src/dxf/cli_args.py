@@ -159,12 +159,34 @@ COMMANDS: tuple[Command, ...] = (
         "list the repositories in the registry",
         "Print every repository in the registry, one per line (not every registry allows this).",
     ),
+    Command(
+        "login",
+        "<host> [--username USER] [--password-stdin]",
+        "check and store credentials for a registry",
+        "Ask for a user (unless --username) and a password (without echo; or read it from standard "
+        "input with --password-stdin; never from the command line), check them against the registry "
+        "<host>, and store them: through the credential helper Docker's config names for <host> "
+        "(credHelpers, credsStore), else in $DOCKER_CONFIG/config.json (default ~/.docker/config.json, "
+        "written atomically, mode 0600, other entries kept). Nothing is stored when the registry "
+        "refuses them (exit 13).",
+        "the registry host[:port] (DXF_HOST is not used)",
+    ),
+    Command(
+        "logout",
+        "<host>",
+        "forget the stored credentials for a registry",
+        "Remove the credentials for <host> from the credential helper Docker's config names for it "
+        "and from $DOCKER_CONFIG/config.json (default ~/.docker/config.json).",
+        "the registry host[:port] (DXF_HOST is not used)",
+    ),
 )
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
 #: Commands that show progress bars (when DXF_PROGRESS asks for them).
 TRANSFER_COMMANDS = ("push-blob", "pull-blob", "push-blobs", "pull-blobs")
 #: Commands that move many blobs at once and take ``--jobs``.
 PARALLEL_COMMANDS = ("push-blobs", "pull-blobs")
+#: Commands that name a registry host instead of a repository (and do not need DXF_HOST).
+HOST_COMMANDS = ("login", "logout")
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -186,7 +208,20 @@ environment:
                      their results are printed as one JSON object keyed by platform
   DXF_TIMEOUT        seconds to wait for the registry to connect or answer
   DXF_RETRIES        how many times a failed request is retried (0: never)
-  DXF_DEBUG          1: print a traceback on failure (as --debug)"""
+  DXF_DEBUG          1: print a traceback on failure (as --debug)
+  DXF_CERT           TLS client certificate (PEM; with its key unless DXF_KEY is set)
+  DXF_KEY            the client certificate's key
+  DXF_CERTS_D        Docker's certs.d root (default /etc/docker/certs.d): HOST/ca.crt and
+                     HOST/<name>.cert + <name>.key are used when present
+  DXF_HELPER_TIMEOUT seconds a docker-credential-* helper may take (default 30)
+  DOCKER_CONFIG      directory of Docker's config.json (default ~/.docker)
+  REGISTRY_AUTH_FILE podman's auth.json to read credentials from (also read:
+                     $XDG_RUNTIME_DIR/containers/auth.json)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxies, as usual
+
+credentials, first found wins: DXF_USERNAME/DXF_PASSWORD, DXF_AUTHORIZATION or DXF_TOKEN;
+then per registry host: REGISTRY_AUTH_FILE, Docker's config.json (its credHelpers, credsStore
+and auths), podman's auth.json; else none."""
 
 EXIT_HELP = """\
 exit status:
@@ -268,7 +303,9 @@ def build_parsers(
             parser.add_argument(
                 "--output-dir", metavar="DIR", required=True, help="directory to write the blobs into"
             )
-        if command.name == "list-repos":
+        if command.name in HOST_COMMANDS:
+            _add_login_options(parser, command)
+        elif command.name == "list-repos":
             parser.add_argument("args", nargs="*", default=[], help=argparse.SUPPRESS)
         else:
             parser.add_argument("repo", metavar="<repo>", help="repository name, e.g. fred/datalogger")
@@ -278,6 +315,24 @@ def build_parsers(
                 parser.add_argument("args", nargs="*", default=[], metavar="<arg>", help=command.args_help)
         parsers[command.name] = parser
     return top, parsers
+
+
+class _RefusePassword(argparse.Action):
+    """``--password``/``-p``: refused without echoing the value (it would sit in shell history and
+    ``ps`` output); also stops argparse from taking ``--password`` as ``--password-stdin``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        parser.error("a password is never taken from the command line: use --password-stdin or the prompt")
+
+
+def _add_login_options(parser: argparse.ArgumentParser, command: Command) -> None:
+    parser.allow_abbrev = False
+    parser.add_argument("args", nargs=1, metavar="<host>", help=command.args_help)
+    if command.name != "login":
+        return
+    parser.add_argument("-u", "--username", metavar="USER", help="user name (default: ask)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    parser.add_argument("-p", "--password", nargs="?", action=_RefusePassword, help=argparse.SUPPRESS)
 
 
 def _jobs(text: str) -> int:
@@ -304,6 +359,8 @@ class Invocation:
     jobs: int | None = None
     output_dir: str | None = None
     resume: bool = False
+    username: str | None = None
+    password_stdin: bool = False
 
 
 def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentParser) -> None:
@@ -390,4 +447,6 @@ def _parse(argv: list[str]) -> Invocation | int:
         jobs=getattr(ns, "jobs", None),
         output_dir=getattr(ns, "output_dir", None),
         resume=bool(getattr(ns, "resume", False)),
+        username=getattr(ns, "username", None),
+        password_stdin=bool(getattr(ns, "password_stdin", False)),
     )

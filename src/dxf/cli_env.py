@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .auth import Credentials
+from .credentials import DEFAULT_CERTS_D, Keychain, certs_dir
 from .journal import default_directory
+from .transport import ClientCert
 
 
 class ConfigError(Exception):
@@ -32,6 +35,8 @@ class Settings:
     platform: str | None
     blob_info: bool
     state_dir: str
+    keychain: Keychain | None = None
+    cert: ClientCert = None
 
 
 def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str], Any], minimum: float) -> Any:
@@ -49,9 +54,24 @@ def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str],
     return number
 
 
-def read_settings(environ: Mapping[str, str]) -> Settings:
-    """Read and check the variables the command uses; :class:`ConfigError` when one is wrong."""
-    host = environ.get("DXF_HOST", "").strip()
+def client_cert(environ: Mapping[str, str], host: str) -> tuple[ClientCert, str | None]:
+    """The TLS client certificate to present, and a CA found beside it: ``DXF_CERT`` (with
+    ``DXF_KEY`` when the key is in its own file), else Docker's ``certs.d/<host>/`` directory under
+    ``DXF_CERTS_D`` (default ``/etc/docker/certs.d``)."""
+    cert, key = environ.get("DXF_CERT") or None, environ.get("DXF_KEY") or None
+    found = certs_dir(environ.get("DXF_CERTS_D") or DEFAULT_CERTS_D, host)
+    if key and not cert:
+        raise ConfigError("DXF_KEY is set but DXF_CERT is not (DXF_CERT names the client certificate)")
+    if cert:
+        return ((cert, key) if key else cert), found.ca
+    return found.client, found.ca
+
+
+def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settings:
+    """Read and check the variables the command uses; :class:`ConfigError` when one is wrong.
+
+    ``host`` is the registry a command names itself (``dxf login HOST``), instead of ``DXF_HOST``."""
+    host = (host or environ.get("DXF_HOST", "")).strip()
     if not host:
         raise ConfigError("DXF_HOST is not set (it names the registry, e.g. localhost:5000)")
     tlsverify: bool | str
@@ -64,6 +84,9 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
             or environ.get("CURL_CA_BUNDLE")
             or True
         )
+    cert, certs_d_ca = client_cert(environ, host)
+    if tlsverify is True and certs_d_ca is not None:
+        tlsverify = certs_d_ca
     timeout = _positive_number(environ, "DXF_TIMEOUT", float, 1e-9)
     retries = _positive_number(environ, "DXF_RETRIES", int, 0)
     chunk_size = _positive_number(environ, "DXF_CHUNK_SIZE", int, 1)
@@ -82,7 +105,20 @@ def read_settings(environ: Mapping[str, str]) -> Settings:
         platform=environ.get("DXF_PLATFORM") or None,
         blob_info=environ.get("DXF_BLOB_INFO") == "1",
         state_dir=default_directory(environ),
+        keychain=Keychain(environ),
+        cert=cert,
     )
+
+
+def resolve_credentials(settings: Settings) -> Credentials:
+    """Who to authenticate as: ``DXF_USERNAME``/``DXF_PASSWORD``/``DXF_AUTHORIZATION`` when any is
+    set, else what Docker's and podman's files and helpers hold for the host, else nobody. Files and
+    helpers are not consulted over plain HTTP, where credentials are never sent."""
+    if settings.username is not None or settings.password is not None or settings.authorization:
+        return Credentials(settings.username, settings.password, settings.authorization)
+    if settings.insecure or settings.keychain is None:
+        return Credentials()
+    return settings.keychain.lookup(settings.host) or Credentials()
 
 
 def progress_wanted(environ: Mapping[str, str]) -> bool:

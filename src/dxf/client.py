@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import requests
 
@@ -47,10 +47,18 @@ from .manifest import (
 )
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
-from .transport import RetryPolicy, Timeout, Transport
+from .transport import ClientCert, RetryPolicy, Timeout, Transport
 from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
+
+
+class CredentialSource(Protocol):
+    """Anything that finds credentials by registry host, like :class:`dxf.credentials.Keychain`."""
+
+    def lookup(self, host: str) -> Credentials | None: ...
+
+
 T = TypeVar("T", bound="DXFBase")
 TD = TypeVar("TD", bound="DXF")
 
@@ -77,6 +85,8 @@ class DXFBase:
         retries: int | None = None,
         jobs: int = DEFAULT_JOBS,
         upload_chunk_size: int | None = None,
+        credentials: CredentialSource | None = None,
+        cert: ClientCert = None,
     ) -> None:
         """
         :param host: registry host, optionally with a port (``localhost:5000``). ``docker.io`` and
@@ -93,8 +103,15 @@ class DXFBase:
             default of ``push_blobs``/``pull_blobs``.
         :param upload_chunk_size: bytes per PATCH when pushing large files (default: the whole file in
             one resumable PATCH); raised to the registry's ``OCI-Chunk-Min-Length`` when smaller.
+        :param credentials: where to find credentials when there is no ``auth`` callback, e.g.
+            :class:`dxf.credentials.Keychain` (Docker/podman config files and credential helpers):
+            anything with ``lookup(host)`` returning :class:`dxf.auth.Credentials` or ``None``.
+            Consulted on the first 401; ``auth`` wins when both are given.
+        :param cert: a TLS client certificate for registries that require one (mutual TLS): the path
+            of a PEM holding certificate and key, or ``(certificate, key)`` paths.
         """
         self._host = host
+        self._keychain = credentials
         self._auth = auth
         self._insecure = insecure
         self._auth_host = auth_host
@@ -104,7 +121,7 @@ class DXFBase:
         self._jobs = max(1, jobs)
         self._upload_chunk_size = upload_chunk_size
         self._transport = Transport(
-            tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2
+            tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2, cert=cert
         )
         self._registry = Registry(normalize_host(host), insecure=insecure, transport=self._transport)
 
@@ -142,11 +159,15 @@ class DXFBase:
         response: requests.Response | None = None,
         authorization: str | None = None,
         user_agent: str = TOKEN_USER_AGENT,
+        *,
+        identity_token: str | None = None,
     ) -> str | None:
         """Authenticate as ``username``/``password``, with a ready ``Authorization`` value, or anonymously.
 
         :param actions: ``pull``, ``push``, ``*`` (a list, or one string) on this client's repository.
         :param response: the 401 response passed to the ``auth`` callback; without it we probe ``/v2/``.
+        :param identity_token: an identity (refresh) token, as ``docker login`` stores, traded at the
+            token realm for access tokens instead of a password.
         :returns: the bearer token, or ``None`` when the registry uses basic auth or needs none.
         """
         if response is None:
@@ -163,7 +184,7 @@ class DXFBase:
             raise DXFUnauthorizedError(response)
         if isinstance(actions, str):
             actions = [actions]
-        credentials = Credentials(username, password, authorization)
+        credentials = Credentials(username, password, authorization, identity_token)
         return self._auth_state.authenticate(
             self._transport,
             challenge,
@@ -180,14 +201,21 @@ class DXFBase:
         if self._auth is not None:
             self._auth(self, response)
             return
-        credentials = self._auth_state.credentials()
+        credentials = self._auth_state.credentials() or self._stored_credentials()
         if credentials is not None and not self._insecure:
             self.authenticate(
                 credentials.username,
                 credentials.password,
                 response=response,
                 authorization=credentials.authorization,
+                identity_token=credentials.identity_token,
             )
+
+    def _stored_credentials(self) -> Credentials | None:
+        """What the ``credentials`` source holds for this host (never consulted over plain HTTP)."""
+        if self._keychain is None or self._insecure:
+            return None
+        return self._keychain.lookup(self._host)
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return self._registry.request(
@@ -241,6 +269,8 @@ class DXF(DXFBase):
         retries: int | None = None,
         jobs: int = DEFAULT_JOBS,
         upload_chunk_size: int | None = None,
+        credentials: CredentialSource | None = None,
+        cert: ClientCert = None,
     ) -> None:
         """:param repo: repository name, e.g. ``fred/datalogger``; on Docker Hub a one-component name
         gets ``library/``. Other parameters as :class:`DXFBase`."""
@@ -254,6 +284,8 @@ class DXF(DXFBase):
             retries=retries,
             jobs=jobs,
             upload_chunk_size=upload_chunk_size,
+            credentials=credentials,
+            cert=cert,
         )
         self._repo = repo
         self._path = validate_repository(repository_path(normalize_host(host), repo))
@@ -271,6 +303,7 @@ class DXF(DXFBase):
         client._registry = base._registry
         client._jobs = base._jobs
         client._upload_chunk_size = base._upload_chunk_size
+        client._keychain = base._keychain
         return client
 
     def _ctx(self) -> transfer.RepoContext:

@@ -23,7 +23,8 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     │   └── DXFNotFoundError                 404: blob, manifest or repository unknown
     ├── DXFInvalidReferenceError             (also ValueError)  new: malformed digest, name or tag
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
-    └── DXFSecurityError                     new: a redirect, upload location or realm we refuse
+    ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
+    └── DXFCredentialError                   new: a credentials file or helper we cannot use
 
 Connection and TLS failures are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after
 retries), exactly as python-dxf lets them through.
@@ -180,6 +181,11 @@ class DXFManifestError(DXFError, ValueError):
 
 class DXFSecurityError(DXFError):
     """We refused to follow a location that would leak credentials or downgrade to plain HTTP."""
+
+
+class DXFCredentialError(DXFError):
+    """A Docker/podman credentials file we cannot read or write, or a credential helper that is
+    missing, fails, hangs or answers nonsense. The message never contains a secret."""
 
 
 def _registry_errors(response: requests.Response | None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ the commands.
 from __future__ import annotations
 
 import errno
+import getpass
 import json
 import os
 import sys
@@ -32,14 +33,16 @@ from .cli_args import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    HOST_COMMANDS,
     TRANSFER_COMMANDS,
     Invocation,
     UsageError,
     parse_argv,
 )
-from .cli_env import ConfigError, Settings, progress_wanted, read_settings
+from .cli_env import ConfigError, Settings, progress_wanted, read_settings, resolve_credentials
 from .cli_errors import classify, describe, redact, report
 from .client import DXF, DXFBase
+from .credentials import erase_login, store_login
 from .digest import hash_file
 
 if TYPE_CHECKING:  # tqdm costs ~25 ms of start-up; it is imported only when bars are drawn
@@ -111,10 +114,38 @@ class Runner:
 
     # each cmd_* takes the positional arguments after <repo>
     def cmd_auth(self, args: list[str]) -> None:
-        s = self.settings
-        token = self.base.authenticate(s.username, s.password, actions=args, authorization=s.authorization)
+        found = resolve_credentials(self.settings)
+        token = self.base.authenticate(
+            found.username,
+            found.password,
+            actions=args,
+            authorization=found.authorization,
+            identity_token=found.identity_token,
+        )
         if token:
             _line(token)
+
+    def cmd_login(self, args: list[str]) -> None:
+        """Check the credentials with a request that needs them, then store them (never before)."""
+        host = args[0]
+        username = self.inv.username or _prompt_username()
+        password = _read_password(self.inv.password_stdin)
+        if self.settings.insecure:
+            raise dxf_exceptions.DXFAuthInsecureError()
+        self.base.authenticate(username, password)
+        self.base.api_version_check()
+        assert self.settings.keychain is not None
+        where = store_login(self.settings.keychain, host, username, password)
+        _line(f"logged in to {host}: credentials stored in {where}")
+
+    def cmd_logout(self, args: list[str]) -> None:
+        host = args[0]
+        assert self.settings.keychain is not None
+        where = erase_login(self.settings.keychain, host)
+        if where:
+            _line(f"logged out of {host}: credentials removed from {', '.join(where)}")
+        else:
+            _line(f"not logged in to {host}: no stored credentials")
 
     def cmd_push_blob(self, args: list[str]) -> None:
         if self.inv.resume and args[0] == "-":
@@ -286,24 +317,59 @@ class Runner:
             _line(name)
 
 
+def _prompt_username() -> str:
+    """Ask on the terminal (the prompt goes to stderr, keeping stdout for results)."""
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        raise UsageError("--username is needed when standard input is not a terminal")
+    sys.stderr.write("Username: ")
+    sys.stderr.flush()
+    name = stdin.readline().strip()
+    if not name:
+        raise UsageError("no user name given")
+    return name
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The password: all of standard input (one trailing newline dropped) with --password-stdin,
+    else asked without echo on a terminal; never from the command line."""
+    stdin = sys.stdin
+    if from_stdin:
+        if stdin is None:
+            raise UsageError("--password-stdin: standard input is closed")
+        password = stdin.read().removesuffix("\n").removesuffix("\r")
+    elif stdin is not None and stdin.isatty():
+        password = getpass.getpass("Password: ", stream=sys.stderr)
+    else:
+        raise UsageError("no password: use --password-stdin or run on a terminal")
+    if not password:
+        raise UsageError("the password is empty")
+    return password
+
+
 def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> DXFBase:
     """The client for the command, with python-dxf's auth callback and DXF_TOKEN applied."""
 
     def auth(dxf_obj: DXFBase, response: requests.Response) -> None:
+        found = resolve_credentials(settings)
         dxf_obj.authenticate(
-            environ.get("DXF_USERNAME"),
-            environ.get("DXF_PASSWORD"),
+            found.username,
+            found.password,
             response=response,
-            authorization=environ.get("DXF_AUTHORIZATION"),
+            authorization=found.authorization,
+            identity_token=found.identity_token,
         )
 
     common: dict[str, Any] = {
         "tlsverify": settings.tlsverify,
         "timeout": settings.timeout,
         "retries": settings.retries,
+        "cert": settings.cert,
     }
     client: DXFBase
-    if inv.command == "list-repos":
+    if inv.command in HOST_COMMANDS:  # login checks the credentials it is given, nothing else
+        client = DXFBase(settings.host, None, settings.insecure, settings.auth_host, **common)
+    elif inv.command == "list-repos":
         client = DXFBase(settings.host, auth, settings.insecure, settings.auth_host, **common)
     else:
         assert inv.repo is not None
@@ -325,7 +391,7 @@ def doit(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     settings: Settings | None = None
     progress: ProgressBars | None = None
     try:
-        settings = read_settings(environ)
+        settings = read_settings(environ, host=inv.args[0] if inv.command in HOST_COMMANDS else None)
         if inv.command in TRANSFER_COMMANDS and progress_wanted(environ):
             from .progress import ProgressBars
 

@@ -45,6 +45,8 @@ USER_AGENT = f"dxf/{__version__}"
 Body = None | bytes | IO[bytes] | Iterable[bytes] | Callable[[], Any]
 #: A timeout as requests takes it: one number for both phases, or (connect, read).
 Timeout = float | tuple[float, float] | tuple[float, None] | None
+#: A TLS client certificate as requests takes it: one PEM with both, or (certificate, key) paths.
+ClientCert = str | tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,11 @@ class Transport:
         pool_size: int = 10,
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
+        cert: ClientCert = None,
     ) -> None:
         self.tlsverify = tlsverify
+        #: Presented to every https server this transport talks to that asks for one (mutual TLS).
+        self.cert = cert
         self.timeout: Timeout = timeout
         self.retry = retry or RetryPolicy()
         self.user_agent = user_agent
@@ -251,5 +256,6 @@ class Transport:
                 stream=stream,
                 allow_redirects=False,
                 verify=verify,
+                cert=self.cert,
                 timeout=self.effective_timeout(),
             )

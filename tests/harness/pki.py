@@ -6,7 +6,9 @@ Creates, with ``cryptography``:
 * a server certificate signed by that CA for ``127.0.0.1`` / ``localhost``
   (used by the registry's TLS listener and by the token server),
 * an RSA key plus a self-signed certificate for the token issuer (the registry's
-  ``auth.token.rootcertbundle``; tokens are signed with the key).
+  ``auth.token.rootcertbundle``; tokens are signed with the key),
+* a client certificate signed by the CA (``clientAuth``), for registries that require mutual TLS
+  (the CA is then also the registry's ``http.tls.clientcas``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class PkiPaths:
     server_key: Path
     issuer_cert: Path
     issuer_key: Path
+    client_cert: Path
+    client_key: Path
 
 
 def libtrust_key_id(public_key: PublicKeyTypes) -> str:
@@ -153,6 +157,23 @@ def generate_pki(directory: Path, *, days: int = 7) -> PkiPaths:
         .sign(issuer_key, hashes.SHA256())
     )
 
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("dxf test client"))
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
     pem = serialization.Encoding.PEM
     return PkiPaths(
         ca_cert=_write(directory / "ca.crt", ca_cert.public_bytes(pem)),
@@ -160,4 +181,6 @@ def generate_pki(directory: Path, *, days: int = 7) -> PkiPaths:
         server_key=_write(directory / "server.key", _key_pem(server_key), private=True),
         issuer_cert=_write(directory / "issuer.crt", issuer_cert.public_bytes(pem)),
         issuer_key=_write(directory / "issuer.key", _key_pem(issuer_key), private=True),
+        client_cert=_write(directory / "client.crt", client_cert.public_bytes(pem)),
+        client_key=_write(directory / "client.key", _key_pem(client_key), private=True),
     )

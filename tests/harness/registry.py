@@ -4,7 +4,9 @@ Three modes:
 
 * ``plain``: plain HTTP, no authentication;
 * ``basic``: TLS (throwaway CA) with htpasswd (bcrypt) basic authentication;
-* ``token``: TLS with bearer-token authentication against a :class:`TokenServer`.
+* ``token``: TLS with bearer-token authentication against a :class:`TokenServer`;
+* ``mtls`` (not in :data:`MODES`, started on demand): TLS that requires a client certificate
+  signed by the harness CA (distribution's ``http.tls.clientcas``), no other authentication.
 
 The registry binary is taken from ``$DXF_TEST_REGISTRY_BIN``, else ``docker-registry`` on
 ``PATH``, else ``/usr/bin/docker-registry``.
@@ -48,6 +50,8 @@ USERNAME = "fred"
 PASSWORD = "somepassword"
 READER = ("reader", "readerpass")
 MODES = ("plain", "basic", "token")
+#: Modes started only by the tests that need them (not part of the ``registry`` parametrization).
+EXTRA_MODES = ("mtls",)
 START_TIMEOUT = 15.0
 _LOG_TAIL = 4000
 
@@ -97,6 +101,7 @@ class RegistryProcess:
     ca_bundle: str | None
     storage_dir: Path
     token_server: TokenServer | None
+    client_cert: tuple[str, str] | None = None
     workdir: Path = field(repr=False, default=Path("."))
     config_path: Path = field(repr=False, default=Path("config.yml"))
     log_path: Path = field(repr=False, default=Path("registry.log"))
@@ -130,6 +135,8 @@ class RegistryProcess:
 
     def _ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_bundle)
+        if self.client_cert is not None:
+            context.load_cert_chain(*self.client_cert)
         return context
 
     def _probe(self, timeout: float = 0.5) -> int | None:
@@ -238,6 +245,7 @@ def _config_text(
     htpasswd: Path | None,
     token_server: TokenServer | None,
     log_level: str,
+    client_cas: Path | None = None,
 ) -> str:
     lines = [
         "version: 0.1",
@@ -263,6 +271,8 @@ def _config_text(
             f"    certificate: {_yaml_str(pki.server_cert)}",
             f"    key: {_yaml_str(pki.server_key)}",
         ]
+    if client_cas is not None:
+        lines += ["    clientcas:", f"      - {_yaml_str(client_cas)}"]
     if htpasswd is not None:
         lines += [
             "auth:",
@@ -300,8 +310,8 @@ def start_registry(
     working after ``token_expires_in`` seconds, despite the registry's 60 s leeway). Raises
     ``RuntimeError`` (with the registry's log tail) if it does not come up.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown registry mode {mode!r}; expected one of {MODES}")
+    if mode not in MODES + EXTRA_MODES:
+        raise ValueError(f"unknown registry mode {mode!r}; expected one of {MODES + EXTRA_MODES}")
     binary = find_registry_binary()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -349,6 +359,7 @@ def start_registry(
                 htpasswd=htpasswd,
                 token_server=token_server,
                 log_level=log_level,
+                client_cas=pki.ca_cert if mode == "mtls" and pki is not None else None,
             )
         )
         registry = RegistryProcess(
@@ -358,6 +369,9 @@ def start_registry(
             ca_bundle=str(pki.ca_cert) if pki is not None else None,
             storage_dir=storage_dir,
             token_server=token_server,
+            client_cert=(
+                (str(pki.client_cert), str(pki.client_key)) if mode == "mtls" and pki is not None else None
+            ),
             workdir=workdir,
             config_path=config_path,
             log_path=workdir / "registry.log",

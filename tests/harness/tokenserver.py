@@ -16,6 +16,18 @@ Policy (see :data:`DEFAULT_USERS` and :func:`allowed_actions`):
 A scope is granted as the intersection of the requested and the allowed actions; a
 token is always issued to an authenticated or anonymous caller, possibly with an
 empty ``access`` list. Wrong credentials get a 401.
+
+``POST /token`` is the OAuth2 form of the Docker token spec (``application/x-www-form-urlencoded``):
+
+* ``grant_type=refresh_token&refresh_token=R&service=S&scope=A B``: R must be a refresh
+  (identity) token this server issued (:meth:`TokenServer.issue_refresh_token`);
+* ``grant_type=password&username=U&password=P&access_type=offline``: also answers a new
+  ``refresh_token``.
+
+Both answer ``{"access_token", "token", "expires_in", ...}``; a bad grant gets 401. With
+``oauth_enabled`` off, POST answers 404, as token servers without OAuth2 do; a GET whose basic
+password is a refresh token of that user is then accepted (what such registries do with identity
+tokens).
 """
 
 from __future__ import annotations
@@ -150,13 +162,40 @@ class _Handler(BaseHTTPRequestHandler):
                 status = 401
         owner._log(user=user, scopes=scopes, service=service, status=status)
         if status == 401:
-            self._send_json(
-                401,
-                {"errors": [{"code": "UNAUTHORIZED", "message": "invalid username or password"}]},
-                [("WWW-Authenticate", 'Basic realm="dxf-test-token-server"')],
-            )
+            self._refuse()
             return
         self._send_json(200, owner._token_response(user, scopes, service))
+
+    def _refuse(self) -> None:
+        self._send_json(
+            401,
+            {"errors": [{"code": "UNAUTHORIZED", "message": "invalid username or password"}]},
+            [("WWW-Authenticate", 'Basic realm="dxf-test-token-server"')],
+        )
+
+    def do_POST(self) -> None:
+        owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {
+            k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()
+        }
+        if urlsplit(self.path).path != "/token" or not owner.oauth_enabled:
+            self._send_json(404, {"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]})
+            owner._log(user=None, scopes=[], service="", status=404, method="POST")
+            return
+        scopes = [s for s in form.get("scope", "").split(" ") if s]
+        service = form.get("service", "")
+        grant = form.get("grant_type", "")
+        user = owner._grant_user(form)
+        status = 200 if user is not None else 401
+        owner._log(user=user, scopes=scopes, service=service, status=status, method="POST", grant=grant)
+        if user is None:
+            self._refuse()
+            return
+        body = owner._token_response(user, scopes, service)
+        if grant == "password" and form.get("access_type") == "offline":
+            body["refresh_token"] = owner.issue_refresh_token(user)
+        self._send_json(200, body)
 
 
 class _TLSServer(ThreadingHTTPServer):
@@ -215,6 +254,8 @@ class TokenServer:
         self.strict_expiry = strict_expiry
         self.empty_access_token = False
         self.omit_issued_at = False
+        self.oauth_enabled = True
+        self._refresh_tokens: dict[str, str] = {}
         self.users = dict(DEFAULT_USERS if users is None else users)
         self._cert_file = Path(cert_file)
         self._key_file = Path(key_file)
@@ -285,7 +326,8 @@ class TokenServer:
         """A snapshot of the token requests received so far.
 
         Each entry: ``user`` (``None`` when anonymous), ``scopes`` (list of str),
-        ``service``, ``status`` (200 or 401) and ``time`` (``time.time()``).
+        ``service``, ``status`` (200, 401 or 404), ``method`` (``GET``/``POST``), ``grant``
+        (the POST's ``grant_type``, else ``""``) and ``time`` (``time.time()``).
         """
         with self._lock:
             return [dict(entry, scopes=list(entry["scopes"])) for entry in self._log_entries]
@@ -294,12 +336,23 @@ class TokenServer:
         with self._lock:
             self._log_entries.clear()
 
-    def _log(self, *, user: str | None, scopes: list[str], service: str, status: int) -> None:
+    def _log(
+        self,
+        *,
+        user: str | None,
+        scopes: list[str],
+        service: str,
+        status: int,
+        method: str = "GET",
+        grant: str = "",
+    ) -> None:
         entry = {
             "user": user,
             "scopes": list(scopes),
             "service": service,
             "status": status,
+            "method": method,
+            "grant": grant,
             "time": time.time(),
         }
         with self._lock:
@@ -318,10 +371,34 @@ class TokenServer:
         username, sep, password = decoded.partition(":")
         if not sep:
             return username or None, False
+        if not self.oauth_enabled and password in self._refresh_tokens:
+            return self._refresh_tokens[password], True
         expected = self.users.get(username)
         if expected is None or not secrets.compare_digest(expected.encode(), password.encode()):
             return username, False
         return username, True
+
+    def issue_refresh_token(self, user: str) -> str:
+        """A new identity (refresh) token for ``user``, as a login with ``access_type=offline`` gets."""
+        token = "rt-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._refresh_tokens[token] = user
+        return token
+
+    def _password_ok(self, username: str, password: str) -> bool:
+        expected = self.users.get(username)
+        return expected is not None and secrets.compare_digest(expected.encode(), password.encode())
+
+    def _grant_user(self, form: dict[str, str]) -> str | None:
+        """The user an OAuth2 form authenticates, or None when its grant is bad."""
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            with self._lock:
+                return self._refresh_tokens.get(form.get("refresh_token", ""))
+        if grant == "password":
+            username = form.get("username", "")
+            return username if self._password_ok(username, form.get("password", "")) else None
+        return None
 
     def grant(self, user: str | None, scopes: Iterable[str]) -> list[dict[str, Any]]:
         """The ``access`` claim the policy grants ``user`` for the requested ``scopes``."""
