@@ -217,7 +217,7 @@ def redact(text: str, environ: Mapping[str, str]) -> str:
 def report(prefix: str, reason: str, environ: Mapping[str, str]) -> None:
     """Print ``dxf: <prefix>: <reason>`` on stderr: exactly one line, credentials hidden, control
     characters escaped and the length capped (file names and server texts can hold anything)."""
-    line = " ".join(f"{prefix}: {reason}".split())
+    line = " ".join(f"{prefix}: {reason}".split() if prefix else reason.split())
     line = dxf_exceptions.printable(redact(line, environ), MAX_LINE_CHARS)
     sys.stderr.write(f"dxf: {line}\n")
     sys.stderr.flush()
