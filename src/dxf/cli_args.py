@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
+import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._version import __version__
+from .digest import parse_digest
+from .reference import validate_repository
+from .registry import reference_part
 
 #: Exit statuses (python-dxf's: ``errno.EACCES`` for refused credentials, ``errno.ENOENT`` for 404).
 EXIT_OK = 0
@@ -23,7 +28,12 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = errno.ENOENT
 EXIT_UNAUTHORIZED = errno.EACCES
-EXIT_INTERRUPTED = 130
+#: After Ctrl-C: 128 + SIGINT, as a shell reports a command a signal ended.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+#: After SIGTERM or SIGHUP: 128 + the signal's number (143, 129), once temporary files are removed.
+EXIT_SIGNAL_BASE = 128
+#: When standard output's reader went away (``| head``): 128 + SIGPIPE, quietly.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 @dataclass(frozen=True)
@@ -190,25 +200,26 @@ HOST_COMMANDS = ("login", "logout")
 
 ENVIRONMENT_HELP = """\
 environment:
-  DXF_HOST           registry host[:port] (required)
-  DXF_INSECURE       1: use plain http instead of https
+  DXF_HOST           registry host[:port] (required), e.g. localhost:5000 or [::1]:5000;
+                     no scheme, user, password, path or query
+  DXF_INSECURE       yes: use plain http instead of https
   DXF_USERNAME       user to authenticate as
   DXF_PASSWORD       that user's password
   DXF_AUTHORIZATION  an HTTP Authorization header value to authenticate with instead
-  DXF_AUTH_HOST      send token requests to this host instead of the one the registry names
+  DXF_AUTH_HOST      send token requests to this host[:port] instead of the one the registry names
   DXF_TOKEN          a bearer token (from `dxf auth`) to use as is
-  DXF_PROGRESS       1: progress bars on stderr for push-blob(s) and pull-blob(s); 0: none;
-                     otherwise only when stderr is a terminal
-  DXF_BLOB_INFO      1: pull-blob writes "<digest> <size>" and a newline before each blob
+  DXF_PROGRESS       yes: progress bars on stderr for push-blob(s) and pull-blob(s); no: none;
+                     any other value: only when stderr is a terminal
+  DXF_BLOB_INFO      yes: pull-blob writes "<digest> <size>" and a newline before each blob
   DXF_CHUNK_SIZE     bytes pull-blob reads at a time
-  DXF_SKIPTLSVERIFY  1: do not verify the registry's TLS certificate
+  DXF_SKIPTLSVERIFY  yes: do not verify the registry's TLS certificate
   DXF_TLSVERIFY      path of a CA bundle to verify the registry's certificate with
   REQUESTS_CA_BUNDLE CA bundle used when DXF_TLSVERIFY is not set
   DXF_PLATFORM       platform (e.g. linux/amd64) to pick from multi-platform aliases; without it
                      their results are printed as one JSON object keyed by platform
-  DXF_TIMEOUT        seconds to wait for the registry to connect or answer
+  DXF_TIMEOUT        seconds to wait for the registry to connect or answer (at most a year)
   DXF_RETRIES        how many times a failed request is retried (0: never)
-  DXF_DEBUG          1: print a traceback on failure (as --debug)
+  DXF_DEBUG          yes: print a traceback on failure (as --debug)
   DXF_CERT           TLS client certificate (PEM; with its key unless DXF_KEY is set)
   DXF_KEY            the client certificate's key
   DXF_CERTS_D        Docker's certs.d root (default /etc/docker/certs.d): HOST/ca.crt and
@@ -218,6 +229,9 @@ environment:
   REGISTRY_AUTH_FILE podman's auth.json to read credentials from (also read:
                      $XDG_RUNTIME_DIR/containers/auth.json)
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxies, as usual
+  yes/no variables take 1/0, true/false, yes/no or on/off (any case); unset or empty is no,
+  anything else is an error (exit 2), except for DXF_PROGRESS as said above.
+  A manifest read from standard input may be at most 4 MiB.
 
 credentials, first found wins: DXF_USERNAME/DXF_PASSWORD, DXF_AUTHORIZATION or DXF_TOKEN;
 then per registry host: REGISTRY_AUTH_FILE, Docker's config.json (its credHelpers, credsStore
@@ -229,7 +243,10 @@ exit status:
   1   any other failure (connection, TLS, digest mismatch, invalid name or digest, local file)
   2   usage error, or DXF_HOST (or another variable) missing or invalid;
       also: blob, alias, manifest or repository not found (errno ENOENT)
-  13  the registry refused the credentials or token (errno EACCES)"""
+  13  the registry refused the credentials or token (errno EACCES)
+  130 interrupted (Ctrl-C); 143 SIGTERM, 129 SIGHUP (128 + the signal): temporary files are
+      removed first (pull-blob -o FILE --resume keeps its resumable part)
+  141 standard output's reader went away (e.g. | head); nothing is printed"""
 
 EPILOG = ENVIRONMENT_HELP + "\n\n" + EXIT_HELP
 
@@ -398,15 +415,11 @@ def check_counts(command: str, args: Sequence[str], parser: argparse.ArgumentPar
 
 
 def parse_argv(argv: Sequence[str]) -> Invocation | int:
-    """Parse a command line. Returns an :class:`Invocation`, or an exit status when the parse itself
-    finished the job (help, version) or failed (usage error, already reported on stderr)."""
-    try:
-        return _parse(list(argv))
-    except SystemExit as e:  # argparse's --help and error()
-        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    """Parse a command line. Returns an :class:`Invocation`, or ``0`` when ``dxf --help`` or
+    ``--version`` finished the job. Like argparse (and python-dxf), a usage error prints the usage
+    and raises ``SystemExit(2)``, and ``dxf <command> --help`` raises ``SystemExit(0)``."""
+    argv = list(argv)
 
-
-def _parse(argv: list[str]) -> Invocation | int:
     def top() -> argparse.ArgumentParser:
         return build_parsers()[0]
 
@@ -429,7 +442,7 @@ def _parse(argv: list[str]) -> Invocation | int:
             top().error(f"unrecognized arguments: {option}")
     if index >= len(argv):
         top().print_help(sys.stderr)
-        return EXIT_USAGE
+        raise SystemExit(EXIT_USAGE)
     command = argv[index]
     if command not in COMMANDS_BY_NAME:
         top().error(f"invalid command {command!r} (choose from {', '.join(c.name for c in COMMANDS)})")
@@ -450,3 +463,59 @@ def _parse(argv: list[str]) -> Invocation | int:
         username=getattr(ns, "username", None),
         password_stdin=bool(getattr(ns, "password_stdin", False)),
     )
+
+
+# -- names checked before anything is sent -------------------------------------------------------------
+def _blob(arg: str) -> None:
+    """A blob argument: ``@alias`` (a tag or a manifest digest) or a blob digest."""
+    if arg.startswith("@"):
+        reference_part(arg[1:])
+    else:
+        parse_digest(arg)
+
+
+def _alias(arg: str) -> None:
+    reference_part(arg)
+
+
+def _at_alias(arg: str) -> None:
+    reference_part(arg[1:])
+
+
+def _digest_or_file(arg: str) -> None:
+    if os.sep not in arg:  # with a separator, a local file: hashed when the command runs
+        parse_digest(arg)
+
+
+def _any(_arg: str) -> None:
+    pass
+
+
+def _roles(command: str, args: Sequence[str]) -> list[Callable[[str], object]]:
+    """What each positional argument after ``<repo>`` is, as a check for it (counts were checked
+    by :func:`check_counts`)."""
+    n = len(args)
+    roles: Sequence[Callable[[str], object]]
+    if command in ("pull-blob", "blob-size", "del-blob", "pull-blobs"):
+        roles = [_blob] * n
+    elif command in ("get-alias", "del-alias", "get-digest", "get-manifest"):
+        roles = [_alias] * n
+    elif command == "push-blob":
+        roles = [_any, _at_alias]
+    elif command == "push-blobs":
+        roles = [_at_alias if args and args[0].startswith("@") else _any] + [_any] * n
+    elif command == "mount-blob":
+        roles = [validate_repository, parse_digest, _at_alias]
+    elif command == "set-alias":
+        roles = [_alias] + [_digest_or_file] * n
+    else:
+        roles = [_any] * n  # auth's actions, and commands without arguments
+    return list(roles[:n])
+
+
+def check_arguments(command: str, args: Sequence[str]) -> None:
+    """Check every digest, alias and repository name in ``args`` before any request or transfer (so
+    ``push-blob R big.dat @bad/x`` fails before uploading); raises
+    :class:`~dxf.exceptions.DXFInvalidReferenceError` (or ``DXFUnexpectedDigestMethodError``)."""
+    for check, arg in zip(_roles(command, args), args, strict=False):
+        check(arg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -10,11 +11,19 @@ from typing import Any
 from .auth import Credentials
 from .credentials import DEFAULT_CERTS_D, Keychain, certs_dir
 from .journal import default_directory
+from .reference import host_problem
 from .transport import ClientCert
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """A missing or invalid environment variable; one line, exit 2."""
+
+
+#: Spellings of a yes/no variable (compared case-insensitively, surrounding blanks ignored).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+#: The longest DXF_TIMEOUT accepted: beyond it sockets and locks overflow (and nobody waits a year).
+MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 @dataclass
@@ -39,7 +48,36 @@ class Settings:
     cert: ClientCert = None
 
 
-def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str], Any], minimum: float) -> Any:
+def _word(environ: Mapping[str, str], key: str) -> bool | None:
+    """A yes/no variable: True or False for the spellings above, None when unset, empty or other."""
+    value = environ.get(key, "").strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    return None
+
+
+def _flag(environ: Mapping[str, str], key: str) -> bool:
+    """A yes/no variable that is off when unset or empty; any other spelling is a :class:`ConfigError`."""
+    value = _word(environ, key)
+    if value is None and environ.get(key, "").strip():
+        raise ConfigError(f"{key} must be 1/0, true/false, yes/no or on/off, not {_echo(environ[key])}")
+    return bool(value)
+
+
+def _echo(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _positive_number(
+    environ: Mapping[str, str],
+    key: str,
+    kind: Callable[[str], Any],
+    minimum: float,
+    maximum: float = math.inf,
+) -> Any:
     value = environ.get(key)
     if value is None or value.strip() == "":
         return None
@@ -50,7 +88,9 @@ def _positive_number(environ: Mapping[str, str], key: str, kind: Callable[[str],
     if number is None or number != number or number < minimum:  # NaN != NaN
         bound = "positive" if minimum > 0 else "non-negative"
         what = "integer" if kind is int else "number"
-        raise ConfigError(f"{key} must be a {bound} {what}, not {value!r}")
+        raise ConfigError(f"{key} must be a {bound} {what}, not {_echo(value)}")
+    if number > maximum:
+        raise ConfigError(f"{key} must be at most {maximum:g}, not {_echo(value)}")
     return number
 
 
@@ -67,15 +107,29 @@ def client_cert(environ: Mapping[str, str], host: str) -> tuple[ClientCert, str 
     return found.client, found.ca
 
 
+def _host(environ: Mapping[str, str], key: str) -> str | None:
+    """``host[:port]`` from ``key``, or None when unset; the value itself is never echoed (it may
+    hold a password: ``user:password@host``)."""
+    host = environ.get(key, "").strip()
+    return _checked_host(host, key) if host else None
+
+
+def _checked_host(host: str, what: str) -> str:
+    problem = host_problem(host.strip())
+    if problem is not None:
+        raise ConfigError(f"{what} must be host[:port], e.g. localhost:5000 or [::1]:5000 ({problem})")
+    return host.strip()
+
+
 def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settings:
     """Read and check the variables the command uses; :class:`ConfigError` when one is wrong.
 
     ``host`` is the registry a command names itself (``dxf login HOST``), instead of ``DXF_HOST``."""
-    host = (host or environ.get("DXF_HOST", "")).strip()
-    if not host:
+    host = _checked_host(host, "the registry host") if host is not None else _host(environ, "DXF_HOST")
+    if host is None:
         raise ConfigError("DXF_HOST is not set (it names the registry, e.g. localhost:5000)")
     tlsverify: bool | str
-    if environ.get("DXF_SKIPTLSVERIFY") == "1":
+    if _flag(environ, "DXF_SKIPTLSVERIFY"):
         tlsverify = False
     else:
         tlsverify = (
@@ -87,23 +141,21 @@ def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settin
     cert, certs_d_ca = client_cert(environ, host)
     if tlsverify is True and certs_d_ca is not None:
         tlsverify = certs_d_ca
-    timeout = _positive_number(environ, "DXF_TIMEOUT", float, 1e-9)
-    retries = _positive_number(environ, "DXF_RETRIES", int, 0)
-    chunk_size = _positive_number(environ, "DXF_CHUNK_SIZE", int, 1)
+    _flag(environ, "DXF_DEBUG")  # read where failures are reported; rejected here when misspelt
     return Settings(
         host=host,
-        insecure=environ.get("DXF_INSECURE") == "1",
+        insecure=_flag(environ, "DXF_INSECURE"),
         username=environ.get("DXF_USERNAME"),
         password=environ.get("DXF_PASSWORD"),
         authorization=environ.get("DXF_AUTHORIZATION"),
-        auth_host=environ.get("DXF_AUTH_HOST") or None,
+        auth_host=_host(environ, "DXF_AUTH_HOST"),
         token=environ.get("DXF_TOKEN") or None,
         tlsverify=tlsverify,
-        timeout=timeout,
-        retries=retries,
-        chunk_size=chunk_size,
+        timeout=_positive_number(environ, "DXF_TIMEOUT", float, 1e-9, MAX_TIMEOUT),
+        retries=_positive_number(environ, "DXF_RETRIES", int, 0),
+        chunk_size=_positive_number(environ, "DXF_CHUNK_SIZE", int, 1),
         platform=environ.get("DXF_PLATFORM") or None,
-        blob_info=environ.get("DXF_BLOB_INFO") == "1",
+        blob_info=_flag(environ, "DXF_BLOB_INFO"),
         state_dir=default_directory(environ),
         keychain=Keychain(environ),
         cert=cert,
@@ -121,12 +173,18 @@ def resolve_credentials(settings: Settings) -> Credentials:
     return settings.keychain.lookup(settings.host) or Credentials()
 
 
+def debug_wanted(environ: Mapping[str, str]) -> bool:
+    """``DXF_DEBUG`` asks for tracebacks (an unknown spelling counts as no: this runs while a failure
+    is being reported, and :func:`read_settings` rejects it with its own line)."""
+    return _word(environ, "DXF_DEBUG") is True
+
+
 def progress_wanted(environ: Mapping[str, str]) -> bool:
-    setting = environ.get("DXF_PROGRESS")
-    if setting == "1":
-        return True
-    if setting == "0":
-        return False
+    """``DXF_PROGRESS``: yes or no as spelt above; any other value means "when stderr is a terminal",
+    as python-dxf documents."""
+    setting = _word(environ, "DXF_PROGRESS")
+    if setting is not None:
+        return setting
     isatty = getattr(sys.stderr, "isatty", None)
     try:
         return bool(isatty()) if isatty is not None else False

@@ -6,21 +6,28 @@ removes every credential the environment holds from any text before it is printe
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import re
+import signal
 import ssl
 import sys
 from collections.abc import Iterator, Mapping
+from types import FrameType
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from . import exceptions as dxf_exceptions
 from .auth import basic_header
-from .cli_args import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_UNAUTHORIZED, Invocation
+from .cli_args import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_UNAUTHORIZED, Invocation
 from .cli_env import Settings
 
 #: Environment keys whose values must never be printed.
 _SECRET_KEYS = ("DXF_PASSWORD", "DXF_AUTHORIZATION", "DXF_TOKEN")
+#: The longest failure line printed (a registry's texts are already cut shorter; this bounds the rest).
+MAX_LINE_CHARS = 2000
 _DIGEST_RE = re.compile(r"^(@?)([a-z0-9]+):([0-9a-f]{20,})$")
 
 
@@ -84,51 +91,99 @@ def _os_reason(exc: BaseException) -> str | None:
     return found
 
 
+#: OpenSSL's reasons when the other end answered a TLS hello in plain HTTP.
+_PLAIN_HTTP_TLS_REASONS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+#: Go's net/http answer (400) to a plain-HTTP request on a TLS port, as distribution sends it.
+_HTTPS_ONLY_BODY = "client sent an http request to an https server"
+
+
+def _tls_reason(exc: requests.exceptions.SSLError, target: str) -> str:
+    tls_reason = _os_reason(exc) or "handshake failed"
+    if any(marker in tls_reason for marker in _PLAIN_HTTP_TLS_REASONS):
+        return (
+            f"TLS error talking to {target}: {tls_reason}: the registry seems to speak plain HTTP "
+            "(set DXF_INSECURE=1 to use it without TLS)"
+        )
+    return f"TLS error talking to {target}: {tls_reason} (see DXF_TLSVERIFY and DXF_SKIPTLSVERIFY)"
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    """A read that waited longer than the timeout for data (urllib3 wraps it in ConnectionError
+    when it happens in the middle of a body)."""
+    return any(
+        isinstance(e, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError))
+        for e in _chain(exc)
+    )
+
+
+def _is_cut_short(exc: BaseException) -> bool:
+    """The server closed the connection before the response was complete."""
+    return any(
+        isinstance(e, (requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead))
+        or type(e).__name__ == "IncompleteRead"  # urllib3's own, not always an http.client subclass
+        for e in _chain(exc)
+    )
+
+
 def _connection_reason(exc: requests.exceptions.RequestException, settings: Settings | None) -> str:
     target = _target(exc, settings)
     if isinstance(exc, requests.exceptions.SSLError):
-        tls_reason = _os_reason(exc) or "handshake failed"
-        return f"TLS error talking to {target}: {tls_reason} (see DXF_TLSVERIFY and DXF_SKIPTLSVERIFY)"
+        return _tls_reason(exc, target)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"cannot connect to {target}: timed out"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"timed out waiting for {target}"
+    if _is_read_timeout(exc):
+        return f"timed out waiting for data from {target} (see DXF_TIMEOUT)"
+    if _is_cut_short(exc):
+        return f"connection to {target} closed by the server before the response was complete"
     reason = _os_reason(exc)
     if reason is None:
         for e in _chain(exc):
-            if type(e).__name__ in ("RemoteDisconnected", "ProtocolError", "IncompleteRead"):
+            if type(e).__name__ in ("RemoteDisconnected", "ProtocolError"):
                 reason = "connection closed by the server"
                 break
     return f"cannot connect to {target}: {reason or type(exc).__name__}"
+
+
+def http_status(exc: requests.exceptions.HTTPError) -> int:
+    """The status of an HTTP error (0 when it carries no response)."""
+    response = exc.response
+    return response.status_code if response is not None else int(getattr(exc, "status_code", 0) or 0)
+
+
+def _http_reason(exc: requests.exceptions.HTTPError) -> str:
+    response = exc.response
+    if isinstance(exc, dxf_exceptions.DXFError):
+        reason = str(exc)
+    elif response is not None:
+        reason = dxf_exceptions.describe_response(response)
+    else:
+        reason = "HTTP error"
+    if response is not None and response.status_code == 400 and _HTTPS_ONLY_BODY in _body_start(response):
+        reason += ": the registry speaks HTTPS (unset DXF_INSECURE)"
+    return reason
+
+
+def _body_start(response: requests.Response) -> str:
+    """The start of an error body, lowercased, for recognising known answers (error bodies are read
+    whole when the error is made: see :func:`dxf.exceptions.error_for_response`)."""
+    return (response.content or b"")[:200].decode("utf-8", "replace").lower()
 
 
 def classify(exc: BaseException, settings: Settings | None) -> tuple[int, str]:
     """The exit status and the one-line reason for a failure."""
     if isinstance(exc, dxf_exceptions.DXFUnauthorizedError):
         response = exc.response
-        detail = "unauthorized"
-        if response is not None:
-            detail = f"{response.status_code} {response.reason or 'Unauthorized'}".strip()
-            errors = dxf_exceptions._registry_errors(response)
-            messages = [str(e.get("message") or e.get("code")) for e in errors]
-            if messages:
-                detail += f" ({'; '.join(messages)})"
+        detail = dxf_exceptions.describe_response(response) if response is not None else "unauthorized"
         return EXIT_UNAUTHORIZED, f"{detail}: the registry refused the credentials or token"
     if isinstance(exc, requests.exceptions.HTTPError):
-        response = exc.response
-        status = response.status_code if response is not None else getattr(exc, "status_code", 0)
-        if isinstance(exc, dxf_exceptions.DXFError):
-            reason = str(exc)
-        elif response is not None:
-            reason = f"{response.status_code} {response.reason or ''}".strip()
-        else:
-            reason = "HTTP error"
-        return (EXIT_NOT_FOUND if status == 404 else EXIT_FAILURE), reason
+        return (EXIT_NOT_FOUND if http_status(exc) == 404 else EXIT_FAILURE), _http_reason(exc)
     if isinstance(exc, (dxf_exceptions.DXFDigestMismatchError, dxf_exceptions.DXFSizeMismatchError)):
         return EXIT_FAILURE, f"content does not match its digest: {exc}"
     if isinstance(exc, requests.exceptions.RequestException):
         if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
             return EXIT_FAILURE, _connection_reason(exc, settings)
+        if _is_cut_short(exc):
+            return EXIT_FAILURE, f"{_connection_reason(exc, settings)}: the blob is incomplete"
         return EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
     if isinstance(exc, dxf_exceptions.DXFError):
         text = str(exc) or type(exc).__name__
@@ -160,6 +215,54 @@ def redact(text: str, environ: Mapping[str, str]) -> str:
 
 
 def report(prefix: str, reason: str, environ: Mapping[str, str]) -> None:
-    reason = " ".join(reason.split())  # exactly one line
-    sys.stderr.write(redact(f"dxf: {prefix}: {reason}\n", environ))
+    """Print ``dxf: <prefix>: <reason>`` on stderr: exactly one line, credentials hidden, control
+    characters escaped and the length capped (file names and server texts can hold anything)."""
+    line = " ".join(f"{prefix}: {reason}".split() if prefix else reason.split())
+    line = dxf_exceptions.printable(redact(line, environ), MAX_LINE_CHARS)
+    sys.stderr.write(f"dxf: {line}\n")
     sys.stderr.flush()
+
+
+# -- signals ----------------------------------------------------------------------------------------
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A ``KeyboardInterrupt``, so every cleanup written for Ctrl-C
+    (temporary files removed, a resumable part file kept) runs for these signals too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals that end the command the way Ctrl-C does.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def terminating_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread. Once one has
+    arrived, repeats are ignored so that the cleanup it started can finish (SIGKILL still works)."""
+    arrived: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if arrived:
+            return
+        arrived.append(signum)
+        raise Terminated(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def interruption_reason(exc: KeyboardInterrupt) -> str:
+    if isinstance(exc, Terminated):
+        return f"terminated by {signal.Signals(exc.signum).name}"
+    return "interrupted"
+
+
+def interruption_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a command that a signal ended."""
+    return EXIT_SIGNAL_BASE + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)

@@ -32,6 +32,7 @@ retries), exactly as python-dxf lets them through.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -205,20 +206,42 @@ def _registry_errors(response: requests.Response | None) -> list[dict[str, Any]]
     return [e for e in errors if isinstance(e, dict)]
 
 
+#: How much of one registry error message is shown, and how many of its messages: a hostile or broken
+#: registry can send megabytes, and a message is meant to be one readable line.
+MAX_DETAIL_CHARS = 200
+MAX_DETAILS = 3
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` safe to show on a terminal: control characters escaped (``\\x1b``), at most ``limit``
+    characters (``…`` marks a cut). Text from a registry must never drive the user's terminal."""
+    escaped = _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def describe_response(response: requests.Response) -> str:
+    """``404 Not Found (blob unknown to registry)``: status, reason and the registry's own messages,
+    escaped and cut short (see :func:`printable`)."""
+    message = f"{response.status_code} {printable(response.reason or '', MAX_DETAIL_CHARS)}".strip()
+    errors = _registry_errors(response)
+    details = [printable(str(e.get("message") or e.get("code")), MAX_DETAIL_CHARS) for e in errors]
+    if len(details) > MAX_DETAILS:
+        details = [*details[:MAX_DETAILS], f"and {len(details) - MAX_DETAILS} more"]
+    if details:
+        message += f" ({'; '.join(details)})"
+    return message
+
+
 def error_for_response(response: requests.Response, what: str | None = None) -> DXFError:
     """The exception for an error response: the one place statuses become our exceptions.
 
-    The message reads ``404 Not Found (blob unknown to registry)``: status, reason, and the registry's
-    own explanation when its body carried one. It never includes the URL's query (presigned storage
+    The message is :func:`describe_response`'s. It never includes the URL's query (presigned storage
     URLs carry secrets there) or any header we sent.
     """
     if response.status_code == 401:
         return DXFUnauthorizedError(response)
-    reason = response.reason or ""
-    message = f"{response.status_code} {reason}".strip()
-    details = [str(e.get("message") or e.get("code")) for e in _registry_errors(response)]
-    if details:
-        message += f" ({'; '.join(details)})"
+    message = describe_response(response)
     if what:
         message = f"{what}: {message}"
     cls = DXFNotFoundError if response.status_code == 404 else DXFHTTPError

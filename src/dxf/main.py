@@ -1,16 +1,21 @@
 """The ``dxf`` command: python-dxf 12.1.1's command-line tool, over our library.
 
-``dxf <command> <repo> [args...]`` (also ``python -m dxf``). :func:`doit` takes the arguments and the
-environment explicitly and returns the exit status; it writes to ``sys.stdout`` / ``sys.stderr`` as
-they are when it is called, and reads only the environment keys it needs. :func:`main` is the console
-entry point.
+``dxf <command> <repo> [args...]`` (also ``python -m dxf``). Two entry points, as in python-dxf:
 
-Failures never print a traceback (unless ``--debug`` or ``DXF_DEBUG=1``): each prints one line,
-``dxf: <command> <repo> <args...>: <reason>``, and sets the exit status.
+* :func:`doit` ``(argv, environ)`` keeps python-dxf's contract for code that calls it directly: it
+  returns ``0`` on success, ``13`` (``errno.EACCES``) after :class:`~dxf.exceptions.DXFUnauthorizedError`
+  and ``2`` (``errno.ENOENT``) after a 404, printing one line for those two; it raises every other
+  failure to its caller (``requests`` connection and TLS errors, ``DXFDigestMismatchError``, other HTTP
+  errors, a bad environment variable, ``KeyboardInterrupt``...), and ``SystemExit(2)`` after printing
+  the usage for a command-line mistake, as argparse does.
+* :func:`main` (the console script) runs the same thing through :func:`run_command`, which turns every
+  failure into one line, ``dxf: <command> <repo> <args...>: <reason>``, and an exit status (no
+  traceback unless ``--debug`` or ``DXF_DEBUG``), and makes SIGTERM and SIGHUP clean up as Ctrl-C does.
 
-The pieces: :mod:`dxf.cli_args` (commands, help, parsing), :mod:`dxf.cli_env` (``DXF_*`` settings),
-:mod:`dxf.cli_errors` (exception -> exit status and one line, credential redaction); this module runs
-the commands.
+Both write to ``sys.stdout`` / ``sys.stderr`` as they are when called and read only the environment
+they are given. The pieces: :mod:`dxf.cli_args` (commands, help, parsing, argument checks),
+:mod:`dxf.cli_env` (``DXF_*`` settings), :mod:`dxf.cli_errors` (exception -> exit status and one line,
+credential redaction, signals); this module runs the commands.
 """
 
 from __future__ import annotations
@@ -29,31 +34,58 @@ import requests
 from . import exceptions as dxf_exceptions
 from .cli_args import (
     COMMANDS,
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
+    EXIT_BROKEN_PIPE,
     EXIT_OK,
     EXIT_USAGE,
     HOST_COMMANDS,
     TRANSFER_COMMANDS,
     Invocation,
     UsageError,
+    check_arguments,
     parse_argv,
 )
-from .cli_env import ConfigError, Settings, progress_wanted, read_settings, resolve_credentials
-from .cli_errors import classify, describe, redact, report
+from .cli_env import ConfigError, Settings, debug_wanted, progress_wanted, read_settings, resolve_credentials
+from .cli_errors import (
+    classify,
+    describe,
+    http_status,
+    interruption_reason,
+    interruption_status,
+    redact,
+    report,
+    terminating_signals,
+)
 from .client import DXF, DXFBase
 from .credentials import erase_login, store_login
 from .digest import hash_file
+from .manifest import MAX_MANIFEST_SIZE
 
 if TYPE_CHECKING:  # tqdm costs ~25 ms of start-up; it is imported only when bars are drawn
     from .progress import ProgressBars
 
-__all__ = ["COMMANDS", "Invocation", "classify", "describe", "doit", "main", "parse_argv", "redact"]
+__all__ = [
+    "COMMANDS",
+    "Invocation",
+    "classify",
+    "describe",
+    "doit",
+    "main",
+    "parse_argv",
+    "redact",
+    "run_command",
+]
 
 
 # -- output ------------------------------------------------------------------------------------------
+def _stdout() -> IO[str]:
+    """``sys.stdout``, or a one-line ``OSError`` when the command was started with it closed (``>&-``)."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, "standard output is closed")
+    return sys.stdout
+
+
 def _line(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    _stdout().write(text + "\n")
 
 
 def _emit(value: Any) -> None:
@@ -69,22 +101,39 @@ def _emit(value: Any) -> None:
 
 def _binary_stdout() -> IO[bytes]:
     """Where blob bytes go: ``sys.stdout.buffer``, or ``sys.stdout`` itself when it has none."""
-    sys.stdout.flush()
-    return cast(IO[bytes], getattr(sys.stdout, "buffer", sys.stdout))
+    stdout = _stdout()
+    stdout.flush()
+    return cast(IO[bytes], getattr(stdout, "buffer", stdout))
 
 
 def _read_stdin_manifest() -> str:
+    """The manifest on standard input, read up to :data:`~dxf.manifest.MAX_MANIFEST_SIZE` bytes (one
+    more to notice a larger one): memory stays bounded whatever is piped in."""
     stdin = sys.stdin
     if stdin is None:
         raise dxf_exceptions.DXFManifestError("no manifest: standard input is closed")
-    data = stdin.read()
-    if isinstance(data, bytes):
+    data: bytes | str = getattr(stdin, "buffer", stdin).read(MAX_MANIFEST_SIZE + 1)
+    if len(data) > MAX_MANIFEST_SIZE:
+        raise dxf_exceptions.DXFManifestError(
+            f"manifest on standard input is larger than {MAX_MANIFEST_SIZE // (1024 * 1024)} MiB"
+        )
+    if isinstance(data, str):
+        return data
+    try:
         return data.decode("utf-8")
-    return data
+    except UnicodeDecodeError:
+        raise dxf_exceptions.DXFManifestError("manifest on standard input is not UTF-8 text") from None
 
 
 def _dedupe(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _output_directory(path: str) -> None:
+    """Create ``path`` for ``pull-blobs`` if needed; a file in the way is "not a directory"."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+    os.makedirs(path, exist_ok=True)
 
 
 # -- the commands ------------------------------------------------------------------------------------
@@ -238,14 +287,15 @@ class Runner:
         if any(isinstance(item, dict) for item in items):
             raise UsageError("a multi-platform alias needs DXF_PLATFORM to choose its blobs")
         assert self.inv.output_dir is not None
-        os.makedirs(self.inv.output_dir, exist_ok=True)
+        _output_directory(self.inv.output_dir)
         if self.progress is not None:
             self.progress.add_total(None)
-        digests = _dedupe([cast(str, item) for item in items])
-        for path in self.dxf.pull_blobs(
-            digests, self.inv.output_dir, jobs=self.inv.jobs, progress=self.progress
-        ):
-            _line(path)
+        digests = [cast(str, item) for item in items]
+        unique = _dedupe(digests)  # each blob is downloaded once, and printed once per argument
+        paths = self.dxf.pull_blobs(unique, self.inv.output_dir, jobs=self.inv.jobs, progress=self.progress)
+        path_of = dict(zip(unique, paths, strict=True))
+        for digest in digests:
+            _line(path_of[digest])
 
     def cmd_blob_size(self, args: list[str]) -> None:
         platform = self.settings.platform
@@ -282,7 +332,7 @@ class Runner:
 
     def cmd_set_alias(self, args: list[str]) -> None:
         digests = [hash_file(arg) if os.sep in arg else arg for arg in args[1:]]
-        sys.stdout.write(self.dxf.set_alias(args[0], *digests))
+        _stdout().write(self.dxf.set_alias(args[0], *digests))
 
     def cmd_get_alias(self, args: list[str]) -> None:
         platform = self.settings.platform
@@ -294,7 +344,7 @@ class Runner:
     def cmd_del_alias(self, args: list[str]) -> None:
         for name in args:
             _emit(self.dxf.del_alias(name))
-            sys.stdout.flush()
+            _stdout().flush()
 
     def cmd_get_digest(self, args: list[str]) -> None:
         platform = self.settings.platform
@@ -306,7 +356,7 @@ class Runner:
     def cmd_get_manifest(self, args: list[str]) -> None:
         for name in args:
             manifest = self.dxf.get_manifest(name, platform=self.settings.platform)
-            sys.stdout.write(json.dumps(manifest, sort_keys=True) if isinstance(manifest, dict) else manifest)
+            _stdout().write(json.dumps(manifest, sort_keys=True) if isinstance(manifest, dict) else manifest)
 
     def cmd_list_aliases(self, _args: list[str]) -> None:
         for name in self.dxf.list_aliases(iterate=True):
@@ -381,63 +431,114 @@ def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str])
 
 # -- entry points ------------------------------------------------------------------------------------
 def doit(argv: Sequence[str], environ: Mapping[str, str]) -> int:
-    """Run ``dxf`` with ``argv`` (without the program name) and ``environ``; return the exit status."""
+    """Run ``dxf`` with ``argv`` (without the program name) and ``environ``, as python-dxf's ``doit``.
+
+    Returns 0 on success, 13 (``EACCES``) when the registry refused the credentials and 2
+    (``ENOENT``) for a 404, after printing one line; raises every other failure, and ``SystemExit(2)``
+    (usage printed) for a command-line mistake. :func:`run_command` is the variant that never raises.
+    """
     parsed = parse_argv(argv)
     if isinstance(parsed, int):
         return parsed
-    inv = parsed
-    debug = inv.debug or environ.get("DXF_DEBUG") == "1"
-    prefix = describe(inv)
-    settings: Settings | None = None
-    progress: ProgressBars | None = None
-    try:
-        settings = read_settings(environ, host=inv.args[0] if inv.command in HOST_COMMANDS else None)
-        if inv.command in TRANSFER_COMMANDS and progress_wanted(environ):
-            from .progress import ProgressBars
+    return _doit_parsed(parsed, environ)
 
-            progress = ProgressBars(sys.stderr)
+
+def _doit_parsed(inv: Invocation, environ: Mapping[str, str]) -> int:
+    """:func:`doit` after parsing: python-dxf's two statuses returned, everything else raised."""
+    try:
+        _execute(inv, environ)
+    except dxf_exceptions.DXFUnauthorizedError as e:
+        return _fail(inv, e, environ)
+    except requests.exceptions.HTTPError as e:
+        if http_status(e) != 404:
+            raise
+        return _fail(inv, e, environ)
+    return EXIT_OK
+
+
+def _execute(inv: Invocation, environ: Mapping[str, str]) -> None:
+    """Check the arguments and the environment, then run the command; failures propagate. A
+    :class:`UsageError` found on the way is reported as argparse reports one (``SystemExit(2)``)."""
+    try:
+        check_arguments(inv.command, inv.args)
+        settings = read_settings(environ, host=inv.args[0] if inv.command in HOST_COMMANDS else None)
+        _run(inv, settings, environ)
+    except UsageError as e:
+        inv.parser.error(str(e))
+
+
+def _run(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> None:
+    progress: ProgressBars | None = None
+    if inv.command in TRANSFER_COMMANDS and progress_wanted(environ):
+        from .progress import ProgressBars
+
+        progress = ProgressBars(sys.stderr)
+    try:
         with make_client(inv, settings, environ) as client:
             Runner(inv, settings, client, progress).run()
+        _stdout().flush()
+    finally:
         if progress is not None:
             progress.close()
-        sys.stdout.flush()
-        return EXIT_OK
-    except UsageError as e:
-        if progress is not None:
-            progress.close()
-        inv.parser.print_usage(sys.stderr)
-        sys.stderr.write(f"{inv.parser.prog}: error: {e}\n")
-        return EXIT_USAGE
+
+
+def _fail(inv: Invocation | None, exc: BaseException, environ: Mapping[str, str]) -> int:
+    """Print the failure as one line (after its traceback with --debug/DXF_DEBUG); its exit status."""
+    code, reason = classify(exc, _settings_if_valid(environ))
+    if (inv is not None and inv.debug) or debug_wanted(environ):
+        sys.stderr.write(redact("".join(traceback.format_exception(exc)), environ))
+    report(describe(inv) if inv is not None else "", reason, environ)
+    return code
+
+
+def _settings_if_valid(environ: Mapping[str, str]) -> Settings | None:
+    try:
+        return read_settings(environ)
+    except ConfigError:
+        return None
+
+
+def run_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    """:func:`doit`, with every failure turned into one line and an exit status: what the ``dxf``
+    command does (see the README's exit statuses). Never raises, except for ``SystemExit`` from
+    ``sys.exit`` elsewhere; argparse's is returned as its status."""
+    inv: Invocation | None = None
+    try:
+        parsed = parse_argv(argv)
+        if isinstance(parsed, int):
+            return parsed
+        inv = parsed
+        return _doit_parsed(inv, environ)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    except KeyboardInterrupt as e:  # Ctrl-C, and SIGTERM/SIGHUP through terminating_signals()
+        report(describe(inv) if inv is not None else "", interruption_reason(e), environ)
+        return interruption_status(e)
+    except BrokenPipeError:  # the reader went away (dxf pull-blob ... | head): nothing to say
+        return EXIT_BROKEN_PIPE
     except ConfigError as e:
-        report(prefix, str(e), environ)
+        report(describe(inv) if inv is not None else "", str(e), environ)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        if progress is not None:
-            progress.close()
-        report(prefix, "interrupted", environ)
-        return EXIT_INTERRUPTED
     except Exception as e:
-        if progress is not None:
-            progress.close()
-        code, reason = classify(e, settings)
-        if debug:
-            sys.stderr.write(redact(traceback.format_exc(), environ))
-        report(prefix, reason, environ)
-        return code
+        return _fail(inv, e, environ)
 
 
 def main() -> None:
-    """Console entry point: ``sys.exit(doit(sys.argv[1:], os.environ))``."""
-    try:
-        code = doit(sys.argv[1:], os.environ)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        code = EXIT_FAILURE
-    if code != EXIT_OK:
-        # A reader that went away (dxf pull-blob ... | head) must not make the exit flush complain.
-        try:
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+    """Console entry point (``dxf`` and ``python -m dxf``): :func:`run_command` on ``sys.argv``."""
+    with terminating_signals():
+        code = run_command(sys.argv[1:], os.environ)
+        code = _flush_stdout(code)
     sys.exit(code)
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush standard output now, so that a reader that went away (``dxf pull-blob ... | head``)
+    ends the command quietly instead of making the interpreter's exit complain."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return code
+    except (BrokenPipeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return code if code != EXIT_OK else EXIT_BROKEN_PIPE

@@ -21,17 +21,19 @@ import tqdm
 
 
 def short_label(digest: str, width: int = 12) -> str:
-    """A short description for a bar: the first ``width`` hex digits of ``algorithm:hex``.
+    """A short description for a bar: the algorithm and the first ``width`` hex digits
+    (``sha256:0f3c4d5e6a7b``), which starts like python-dxf's label and still tells blobs apart.
 
     Anything that is not a digest (e.g. ``(stream)`` for an upload from stdin) is kept as it is.
     """
-    _algorithm, sep, hexpart = digest.partition(":")
+    algorithm, sep, hexpart = digest.partition(":")
     if sep and hexpart:
-        return hexpart[:width]
+        return f"{algorithm}:{hexpart[:width]}"
     return digest
 
 
 #: tqdm's default layout with the unit after both sizes ("1.20MB/3.00MB"), not only after the rate.
+#: Sizes are decimal (kB = 1000 bytes, MB = 10^6), as the "kB"/"MB" prefixes tqdm prints say.
 _SIZED_FORMAT = "{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
 
@@ -55,7 +57,7 @@ class ProgressBars:
             total=total,
             unit="B",
             unit_scale=True,
-            unit_divisor=1024,
+            unit_divisor=1000,
             file=self._stream,
             leave=True,
             bar_format=_SIZED_FORMAT if total is not None else None,

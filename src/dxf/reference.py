@@ -7,6 +7,7 @@ the OCI distribution spec before anything is sent: a name that passes cannot car
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -62,6 +63,51 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
+#: Why a host string is not ``host[:port]``, checked in order: the first match names the problem.
+_HOST_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://"), "it has a scheme"),
+    (re.compile(r"@"), "it has a user name or password"),
+    (re.compile(r"[/?#]"), "it has a path or query"),
+    (re.compile(r"^[^\[]*:.*:"), "an IPv6 address needs brackets"),
+)
+_HOST_PORT_RE = re.compile(r"(?P<name>\[[^\]]*\]|[^:]*)(?::(?P<port>[0-9]+))?")
+_MAX_PORT = 65535
+
+
+def validate_host(host: str) -> str:
+    """Return ``host`` if it is ``host[:port]`` (a name, an IPv4 address or a bracketed IPv6 address,
+    port 1-65535); raise :class:`DXFInvalidReferenceError` saying what is wrong otherwise.
+
+    The message never repeats ``host``: a mistaken ``user:password@host`` must not print a password.
+    """
+    problem = host_problem(host)
+    if problem is not None:
+        raise DXFInvalidReferenceError(f"invalid host: expected host[:port], but {problem}")
+    return host
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` is not ``host[:port]`` (``"it has a scheme"``...), or None when it is."""
+    if not isinstance(host, str):
+        return "it is not a string"
+    for pattern, problem in _HOST_PROBLEMS:
+        if pattern.search(host):
+            return problem
+    if not _REGISTRY_RE.fullmatch(host):
+        return "it is not a valid host name"
+    parts = _HOST_PORT_RE.fullmatch(host)
+    assert parts is not None  # _REGISTRY_RE matched, so this split does
+    name, port = parts.group("name"), parts.group("port")
+    if name.startswith("["):
+        try:
+            ipaddress.IPv6Address(name[1:-1])
+        except ValueError:
+            return "the bracketed address is not an IPv6 address"
+    if port and not 1 <= int(port) <= _MAX_PORT:
+        return f"the port must be 1 to {_MAX_PORT}"
+    return None
+
+
 def is_digest_reference(s: str) -> bool:
     """Whether ``s`` has the shape of a digest (``algorithm:encoded``) rather than of a tag.
 
@@ -110,7 +156,7 @@ class Reference:
     digest: Digest | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.registry, str) or not _REGISTRY_RE.fullmatch(self.registry):
+        if not isinstance(self.registry, str) or host_problem(self.registry) is not None:
             raise DXFInvalidReferenceError(
                 f"invalid registry {_echo(self.registry)}: expected host or host:port"
             )

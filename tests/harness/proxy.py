@@ -21,6 +21,11 @@ have passed in that direction on it, both of its sockets are closed. With ``time
 the following connections are cut the same way. A connection kept alive from before the
 call can claim it, so a client's connection pool cannot dodge the fault.
 
+:meth:`FaultProxy.stall_after` holds a transfer in flight: the first connection that forwards data
+in the given direction after the call passes ``n_bytes`` and then forwards nothing more (the
+connection stays open) until :meth:`FaultProxy.release_stalls`, :meth:`FaultProxy.reset_faults` or
+:meth:`FaultProxy.close`. ``stalls`` counts the connections held so far, so a test can wait for it.
+
 :meth:`FaultProxy.corrupt_after` makes the target send the wrong bytes: the next response
 body forwarded downstream (on any connection) has every payload byte after the first
 ``n_bytes`` inverted (XOR 0xFF). Lengths and framing stay intact, so the client receives a
@@ -56,6 +61,13 @@ class _CutRule:
     direction: str
     times: int
     hard: bool
+
+
+@dataclass
+class _StallRule:
+    n_bytes: int
+    direction: str
+    released: threading.Event
 
 
 @dataclass
@@ -213,6 +225,8 @@ class _Connection:
         self.methods: collections.deque[str] = collections.deque()
         self.cut_remaining: dict[str, int | None] = {"upstream": None, "downstream": None}
         self.cut_hard: dict[str, bool] = {"upstream": False, "downstream": False}
+        self.stall: dict[str, _StallRule | None] = {"upstream": None, "downstream": None}
+        self.stall_remaining: dict[str, int] = {"upstream": -1, "downstream": -1}
         # Corruption of the response body being forwarded downstream: None until its first
         # payload bytes (then a rule may claim it), -1 for a body left intact, else the number
         # of payload bytes still to pass untouched before inverting starts.
@@ -247,6 +261,7 @@ class _Connection:
     # -- sending with fault accounting -----------------------------------------------------
 
     def _send(self, direction: str, sock: socket.socket, data: bytes) -> None:
+        data = self._maybe_stall(direction, sock, data)
         if not data:
             return
         remaining = self.cut_remaining[direction]
@@ -267,6 +282,26 @@ class _Connection:
         sock.sendall(data)
         if remaining is not None:
             self.cut_remaining[direction] = remaining - len(data)
+
+    def _maybe_stall(self, direction: str, sock: socket.socket, data: bytes) -> bytes:
+        """Pass the bytes before a stall point, then block until the stall is released."""
+        rule = self.stall[direction]
+        if rule is None and data:
+            rule = self.stall[direction] = self.proxy._claim_stall(direction)
+            if rule is not None:
+                self.stall_remaining[direction] = rule.n_bytes
+        remaining = self.stall_remaining[direction]
+        if rule is None or remaining < 0 or len(data) < remaining:
+            if remaining >= 0:
+                self.stall_remaining[direction] = remaining - len(data)
+            return data
+        self.stall_remaining[direction] = -1
+        if remaining:
+            self.proxy._count(direction, remaining)
+            sock.sendall(data[:remaining])
+        self.proxy._count_stall()
+        rule.released.wait()
+        return data[remaining:]
 
     def _connect_upstream(self) -> socket.socket:
         if self.upstream is None:
@@ -389,6 +424,7 @@ class FaultProxy:
         self.bytes_downstream = 0
         self.injected = 0
         self.cuts = 0
+        self.stalls = 0
         self.corrupted = 0
         self.bytes_corrupted = 0
         self.locations_rewritten = 0
@@ -396,6 +432,8 @@ class FaultProxy:
         self._cut_rules: list[_CutRule] = []
         self._inject_rules: list[_InjectRule] = []
         self._corrupt_rules: list[_CorruptRule] = []
+        self._stall_rules: list[_StallRule] = []
+        self._claimed_stalls: list[_StallRule] = []
         self._active: set[_Connection] = set()
         self._closed = False
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -434,6 +472,25 @@ class FaultProxy:
             raise ValueError("n_bytes must be >= 0 and times >= 1")
         with self._lock:
             self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
+
+    def stall_after(self, n_bytes: int, direction: str = "downstream") -> None:
+        """Stop forwarding on the next connection after ``n_bytes`` in ``direction`` (see the module
+        docstring) until the stall is released; the connection stays open meanwhile."""
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
+        if n_bytes < 0:
+            raise ValueError("n_bytes must be >= 0")
+        with self._lock:
+            self._stall_rules.append(_StallRule(n_bytes, direction, threading.Event()))
+
+    def release_stalls(self) -> None:
+        """Let every stalled (or still pending) stall go on forwarding."""
+        with self._lock:
+            rules, self._stall_rules = self._stall_rules, []
+            rules += self._claimed_stalls
+            self._claimed_stalls = []
+        for rule in rules:
+            rule.released.set()
 
     def corrupt_after(self, n_bytes: int, times: int = 1) -> None:
         """Invert every byte after the first ``n_bytes`` of the next ``times`` response bodies.
@@ -475,6 +532,7 @@ class FaultProxy:
             self._cut_rules.clear()
             self._inject_rules.clear()
             self._corrupt_rules.clear()
+        self.release_stalls()
 
     @property
     def pending_faults(self) -> int:
@@ -483,6 +541,7 @@ class FaultProxy:
                 sum(r.times for r in self._cut_rules)
                 + sum(r.times for r in self._inject_rules)
                 + sum(r.times for r in self._corrupt_rules)
+                + len(self._stall_rules)
             )
 
     def stats(self) -> dict[str, int]:
@@ -493,6 +552,7 @@ class FaultProxy:
                 "bytes_downstream": self.bytes_downstream,
                 "injected": self.injected,
                 "cuts": self.cuts,
+                "stalls": self.stalls,
                 "corrupted": self.corrupted,
                 "bytes_corrupted": self.bytes_corrupted,
                 "locations_rewritten": self.locations_rewritten,
@@ -503,6 +563,7 @@ class FaultProxy:
 
     def close(self) -> None:
         """Stop listening and abort every open connection."""
+        self.release_stalls()
         with self._lock:
             self._closed = True
             active = list(self._active)
@@ -557,6 +618,19 @@ class FaultProxy:
                         self._cut_rules.remove(rule)
                     return rule
         return None
+
+    def _claim_stall(self, direction: str) -> _StallRule | None:
+        with self._lock:
+            for rule in self._stall_rules:
+                if rule.direction == direction:
+                    self._stall_rules.remove(rule)
+                    self._claimed_stalls.append(rule)
+                    return rule
+        return None
+
+    def _count_stall(self) -> None:
+        with self._lock:
+            self.stalls += 1
 
     def _claim_injection(self) -> _InjectRule | None:
         with self._lock:

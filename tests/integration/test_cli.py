@@ -1,8 +1,10 @@
 """The ``dxf`` command against real registries (plain, basic and token auth).
 
-Most tests call :func:`dxf.main.doit` in-process with ``sys.stdin/stdout/stderr`` replaced by
-BytesIO-backed streams; a few run the installed ``dxf`` script (and ``python -m dxf``) as a child
-process, including the README's shell example verbatim through bash.
+Most tests call :func:`dxf.main.run_command` (what the command does: every failure one line and an
+exit status) in-process with ``sys.stdin/stdout/stderr`` replaced by BytesIO-backed streams;
+``test_doit_*`` check python-dxf's :func:`dxf.main.doit` contract (returns 0/13/2, raises the rest); a
+few run the installed ``dxf`` script (and ``python -m dxf``) as a child process, including the README's
+shell example verbatim through bash and signals sent mid-transfer.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 import requests
 
 import dxf
-from dxf.main import doit
+from dxf.main import run_command
 from dxf.manifest import DOCKER_MANIFEST_V2, OCI_INDEX
 from harness.registry import PASSWORD, READER, USERNAME, RegistryProcess, free_port, harness_env
 from harness.tokenserver import decode_jwt_unverified
@@ -83,7 +85,7 @@ def run(
     tty: bool = False,
     stdout: Any = None,
 ) -> Result:
-    """``doit(argv, env)`` with captured standard streams."""
+    """``run_command(argv, env)`` with captured standard streams."""
     out_bytes = io.BytesIO()
     err_bytes = io.BytesIO()
     out = stdout if stdout is not None else io.TextIOWrapper(out_bytes, encoding="utf-8", newline="")
@@ -93,7 +95,7 @@ def run(
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin, sys.stdout, sys.stderr = inp, out, err
     try:
-        code = doit(argv, env)
+        code = run_command(argv, env)
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved
         if stdout is None:

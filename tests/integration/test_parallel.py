@@ -10,7 +10,7 @@ import pytest
 
 import dxf
 from dxf import exceptions as ex
-from dxf.main import doit
+from dxf.main import run_command
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 
 
@@ -64,7 +64,7 @@ def test_one_failure_fails_the_batch_and_leaves_no_partial_files(
 def _run(
     argv: list[str], env: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]
 ) -> tuple[int, str, str]:
-    code = doit(argv, env)
+    code = run_command(argv, env)
     captured = capsysbinary.readouterr()
     return code, captured.out.decode(), captured.err.decode()
 

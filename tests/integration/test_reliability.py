@@ -554,7 +554,7 @@ def test_cli_pull_blob_rejects_wrong_bytes_and_leaves_no_file(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dxf.main import doit
+    from dxf.main import run_command
 
     digest, _data = blob_12mib
     out_dir = tmp_path / "out"
@@ -564,7 +564,7 @@ def test_cli_pull_blob_rejects_wrong_bytes_and_leaves_no_file(
     # times=5: whatever small responses the command reads before the blob (a /v2/ probe, say)
     # use a rule up unchanged; only the blob's body is long enough to be corrupted.
     proxy.corrupt_after(3 * MiB, times=5)
-    code = doit(["pull-blob", repo_name, digest, "-o", str(target)], env)
+    code = run_command(["pull-blob", repo_name, digest, "-o", str(target)], env)
     captured = capsys.readouterr()
     proxy.reset_faults()
     assert code != 0

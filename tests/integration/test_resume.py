@@ -13,7 +13,7 @@ import requests
 import dxf
 from dxf.digest import Digest
 from dxf.download import partial_path
-from dxf.main import doit
+from dxf.main import run_command
 from harness.hooks import inject_on_patch
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, harness_env
@@ -108,12 +108,12 @@ def test_cli_resume(
     target = tmp_path / "cli.bin"
     env = {**harness_env(registry_plain), "DXF_HOST": proxy.host, "DXF_RETRIES": "0"}
     proxy.cut_after(7 * MiB, "downstream")
-    assert doit(["pull-blob", repo_name, digest, "-o", str(target), "--resume"], env) == 1
+    assert run_command(["pull-blob", repo_name, digest, "-o", str(target), "--resume"], env) == 1
     assert not target.exists() and len(os.listdir(tmp_path)) == 1  # the partial file, hidden
-    assert doit(["pull-blob", repo_name, digest, "-o", str(target), "--resume"], env) == 0
+    assert run_command(["pull-blob", repo_name, digest, "-o", str(target), "--resume"], env) == 0
     assert target.read_bytes() == data and os.listdir(tmp_path) == ["cli.bin"]
     capsysbinary.readouterr()
-    assert doit(["pull-blob", repo_name, digest, "--resume"], env) == 2
+    assert run_command(["pull-blob", repo_name, digest, "--resume"], env) == 2
     assert b"--resume needs -o" in capsysbinary.readouterr().err
 
 
@@ -216,8 +216,8 @@ def test_cli_push_resume(
     path = tmp_path / "f.bin"
     path.write_bytes(os.urandom(MiB))
     env = {**harness_env(registry_plain), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    assert doit(["push-blob", repo_name, str(path), "--resume"], env) == 0
+    assert run_command(["push-blob", repo_name, str(path), "--resume"], env) == 0
     assert capsysbinary.readouterr().out.decode().strip() == dxf.hash_file(str(path))
     assert os.listdir(tmp_path / "cache" / "dxf" / "uploads") == []
-    assert doit(["push-blob", repo_name, "-", "--resume"], env) == 2
+    assert run_command(["push-blob", repo_name, "-", "--resume"], env) == 2
     assert b"--resume needs a file" in capsysbinary.readouterr().err

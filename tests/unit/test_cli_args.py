@@ -9,7 +9,7 @@ import requests
 
 from dxf import __version__
 from dxf import exceptions as ex
-from dxf.main import COMMANDS, Invocation, classify, describe, doit, parse_argv, redact
+from dxf.main import COMMANDS, Invocation, classify, describe, doit, parse_argv, redact, run_command
 from dxf.progress import ProgressBars, short_label
 
 DIGEST = "sha256:" + "ab" * 32
@@ -43,11 +43,14 @@ def parse(argv: list[str]) -> Invocation:
     ],
 )
 def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert doit(argv, {}) == 2
+    with pytest.raises(SystemExit) as exited:  # python-dxf's doit: argparse's parser.error
+        doit(argv, {})
+    assert exited.value.code == 2
+    assert run_command(argv, {}) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"usage: dxf {argv[0]} ")
-    assert f"dxf {argv[0]}: error: {message}\n" in err
+    assert err.count(f"dxf {argv[0]}: error: {message}\n") == 2
 
 
 @pytest.mark.parametrize(
@@ -97,19 +100,29 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     for variable in ("DXF_HOST", "DXF_INSECURE", "DXF_TOKEN", "DXF_CHUNK_SIZE", "DXF_TIMEOUT", "DXF_RETRIES"):
         assert variable in text
     assert "exit status" in text
-    assert doit(["pull-blob", "--help"], {}) == 0
+    for rule in ("[::1]:5000", "1/0, true/false, yes/no or on/off", "143 SIGTERM, 129 SIGHUP", "4 MiB"):
+        assert rule in text
+    with pytest.raises(SystemExit) as exited:  # argparse's --help, as in python-dxf
+        doit(["pull-blob", "--help"], {})
+    assert exited.value.code == 0
     out, err = capsys.readouterr()
     assert "usage: dxf pull-blob" in out and "--output" in out and err == ""
-    assert doit([], {}) == 2
+    assert run_command(["pull-blob", "--help"], {}) == 0
+    assert "usage: dxf pull-blob" in capsys.readouterr().out
+    assert run_command([], {}) == 2
     out, err = capsys.readouterr()
     assert out == "" and "push-blob" in err and "DXF_HOST" in err
 
 
 def test_unknown_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
-    assert doit(["frobnicate", "r"], {}) == 2
+    assert run_command(["frobnicate", "r"], {}) == 2
     assert "invalid command 'frobnicate'" in capsys.readouterr().err
-    assert doit(["--frob"], {}) == 2
+    assert run_command(["--frob"], {}) == 2
     assert "unrecognized arguments: --frob" in capsys.readouterr().err
+    for argv in (["frobnicate", "r"], ["--frob"], []):
+        with pytest.raises(SystemExit) as exited:
+            doit(argv, {})
+        assert exited.value.code == 2
 
 
 def test_describe_shortens_digests() -> None:
@@ -164,10 +177,20 @@ def test_progress_bars_open_and_close() -> None:
     assert bars.open_bars == 1
     bars(DIGEST, b"67890", 10)
     assert bars.open_bars == 0
-    assert "abababababab" in err.getvalue() and "10.0B/10.0B" in err.getvalue()
+    assert "sha256:abababababab" in err.getvalue() and "10.0B/10.0B" in err.getvalue()
     bars("(stream)", b"")
     bars("(stream)", b"xyz")
     assert bars.open_bars == 1
     bars.close()
     assert bars.open_bars == 0 and "(stream)" in err.getvalue()
-    assert short_label(DIGEST) == "abababababab" and short_label("(stream)") == "(stream)"
+    assert short_label(DIGEST) == "sha256:abababababab" and short_label("(stream)") == "(stream)"
+
+
+def test_progress_sizes_are_decimal_as_labelled() -> None:
+    """tqdm prints "kB"/"MB": the numbers must be decimal (3,000,000 bytes is 3.00MB, not 2.86MB)."""
+    err = io.StringIO()
+    with ProgressBars(err) as bars:
+        bars(DIGEST, b"", 3_000_000)
+        bars(DIGEST, b"x" * 3_000_000, 3_000_000)
+    assert "sha256:abababababab" in err.getvalue()
+    assert "3.00MB/3.00MB" in err.getvalue(), err.getvalue()
