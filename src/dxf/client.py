@@ -23,7 +23,7 @@ import requests
 from . import transfer
 from .auth import TOKEN_USER_AGENT, AuthState, Credentials
 from .digest import Digest
-from .download import BlobReader, download_to_file
+from .download import IDENTITY, BlobReader, declared_length, download_to_file
 from .exceptions import (
     DXFAuthInsecureError,
     DXFDigestMismatchError,
@@ -436,14 +436,18 @@ class DXF(DXFBase):
         return size
 
     def _declared_blob_size(self, digest: Digest) -> int | None:
-        """The ``Content-Length`` a HEAD of the blob answers with, or None when there is none."""
+        """The blob's size from a HEAD's ``Content-Length``, or None when the registry does not say."""
         url = self._registry.blob_url(self._path, digest)
         response = self._registry.request(
-            "HEAD", url, repo=self._path, on_unauthorized=self._on_unauthorized, blob_read=True
+            "HEAD",
+            url,
+            repo=self._path,
+            on_unauthorized=self._on_unauthorized,
+            headers=IDENTITY,
+            blob_read=True,
         )
         response.close()
-        length = response.headers.get("Content-Length", "")
-        return int(length) if length.isdigit() else None
+        return declared_length(response)
 
     def mount_blob(self, repo: str, digest: str) -> str:
         """Mount a blob that exists in ``repo`` into this repository without uploading it.

@@ -157,8 +157,7 @@ class BlobReader:
         response = self._ctx.request("GET", self._url, stream=True, headers=headers, ok=ok, blob_read=True)
         if response.status_code == 416:
             return response, offset
-        length = response.headers.get("Content-Length", "")
-        known = int(length) if length.isdigit() and not _is_encoded(response) else None
+        known = declared_length(response)
         if response.status_code == 206:
             total = response.headers.get("Content-Range", "").rpartition("/")[2]
             size = int(total) if total.isdigit() else (offset + known if known is not None else None)
@@ -216,9 +215,12 @@ class BlobReader:
             raise DXFDigestMismatchError(f"{self.digest.algorithm}:{got}", str(self.digest))
 
 
-def _is_encoded(response: requests.Response) -> bool:
-    """Whether the body is compressed in transit (``Content-Encoding`` other than identity)."""
-    return response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+def declared_length(response: requests.Response) -> int | None:
+    """``Content-Length`` as the blob's size: None when absent, or when it counts the bytes of a
+    compressed body (``Content-Encoding`` other than identity) rather than the blob's."""
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    return int(length) if length.isdigit() and encoding in ("", "identity") else None
 
 
 def _agreed_size(declared: int | None, expected: int | None) -> int | None:
