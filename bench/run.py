@@ -38,6 +38,7 @@ WORK = ROOT / "bench" / ".work"
 PYDXF_VENV = WORK / "pydxf-venv"
 PYDXF_VERSION = "12.1.1"
 SMALL_SCRIPT = ROOT / "bench" / "smallblobs.py"
+ITERATE_SCRIPT = ROOT / "bench" / "iterate.py"
 TIME_BIN = "/usr/bin/time"
 MIB = 1024 * 1024
 SMALL_SIZE = 4096
@@ -261,7 +262,7 @@ def settle() -> None:
 @dataclass
 class Result:
     name: str
-    group: str  # "push", "pull", "small-push", "small-pull", "list-aliases"
+    group: str  # "push", "pull", "iter", "small-push", "small-pull", "list-aliases"
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
     units: int = 0  # bytes (big blob) or blobs (small) moved per run, for throughput
@@ -552,6 +553,45 @@ def bench_small(s: Setup, repeat: int, count: int) -> list[Result]:
     return push_results + pull_results
 
 
+def bench_iterator(s: Setup, repeat: int) -> list[Result]:
+    """``for chunk in pull_blob(digest)`` in-process: python-dxf and ours at the default chunk size
+    (8192 bytes in both), and ours with ``chunk_size=1 MiB`` (what the README recommends for speed)."""
+    repo = "bench/pull"
+    if s.reg.blob_status(repo, s.digest) != 200:
+        warm_push_with_curl_to(s, repo)
+    variants = [
+        ("python-dxf pull_blob iterator, default 8 KiB chunks", s.theirs / "python", None),
+        ("dxf pull_blob iterator, default 8 KiB chunks", Path(sys.executable), None),
+        ("dxf pull_blob iterator, chunk_size=1 MiB", Path(sys.executable), MIB),
+    ]
+    results = [Result(name, "iter", units=s.size, timing="in-script") for name, _, _ in variants]
+
+    def iterate(python: Path, chunk_size: int | None) -> Callable[[int], Sample]:
+        def run(_: int) -> Sample:
+            cmd = [
+                str(python),
+                str(ITERATE_SCRIPT),
+                "--host",
+                s.reg.host,
+                "--repo",
+                repo,
+                "--digest",
+                s.digest,
+            ]
+            if chunk_size is not None:
+                cmd += ["--chunk-size", str(chunk_size)]
+            sample = run_measured(cmd, s.env, watch=s.reg_pid)
+            timing = json.loads(sample.stdout)
+            if timing["bytes"] != s.size:
+                raise RuntimeError(f"iterated {timing['bytes']} bytes, expected {s.size}")
+            return Sample(timing["s"], sample.rss_kib, sample.cpu, sample.registry_cpu)
+
+        return run
+
+    round_robin(results, repeat, [iterate(python, size) for _, python, size in variants])
+    return results
+
+
 def bench_list_aliases(s: Setup, repeat: int) -> list[Result]:
     repo = "bench/aliases"
     script = (
@@ -597,7 +637,7 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
 
 
 def throughput(result: Result) -> str:
-    if result.group in ("push", "pull"):
+    if result.group in ("push", "pull", "iter"):
         return f"{result.units / MIB / result.median:8.0f} MiB/s"
     if result.group.startswith("small"):
         return f"{result.units / result.median:8.0f} blob/s"
@@ -772,8 +812,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all samples and verdicts here")
     parser.add_argument(
         "--only",
-        default="push,pull,small,list",
-        help="comma-separated subset of push,pull,small,list (default: all)",
+        default="push,pull,iter,small,list",
+        help="comma-separated subset of push,pull,iter,small,list (default: all)",
     )
     args = parser.parse_args(argv)
     quick = (64, 2, 100)
@@ -872,6 +912,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += bench_pushes(setup, args.repeat)
             if "pull" in only:
                 results += bench_pulls(setup, args.repeat)
+            if "iter" in only:
+                results += bench_iterator(setup, args.repeat)
             if "small" in only:
                 results += bench_small(setup, args.repeat, args.small_count)
             if "list" in only:

@@ -72,8 +72,10 @@ COMMANDS: tuple[Command, ...] = (
         "write blobs to standard output (or a file with -o)",
         "Download blobs by digest, or all blobs of an alias in order, to standard output; each blob's "
         "digest is verified. With no argument, the blobs of a manifest read from standard input. With "
-        "-o FILE, exactly one blob is written to FILE (atomically, only once verified); --resume then "
-        "continues a download that an earlier run did not finish.",
+        "-o FILE, exactly one blob is written to FILE (atomically, only once verified; a symlink is "
+        "followed, an existing file keeps its mode, a fifo or device is written into directly and "
+        "checked at the end; -o - is standard output); --resume then continues a download that an "
+        "earlier run did not finish.",
         "blob digests (sha256:...) or @aliases",
     ),
     Command(
@@ -298,7 +300,8 @@ def build_parsers(
                 "-o",
                 "--output",
                 metavar="FILE",
-                help="write the one blob to FILE (atomically, only once verified) instead of stdout",
+                help="write the one blob to FILE (atomically, only once verified) instead of stdout; "
+                "- is stdout",
             )
             parser.add_argument(
                 "--resume",

@@ -14,7 +14,8 @@ client to change verification). They are kept as documented aliases of our inter
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Protocol, TypeVar
 
 import requests
@@ -22,11 +23,12 @@ import requests
 from . import transfer
 from .auth import TOKEN_USER_AGENT, AuthState, Credentials
 from .digest import Digest
-from .download import BlobReader, download_to_file
+from .download import IDENTITY, BlobReader, declared_length, download_to_file
 from .exceptions import (
     DXFAuthInsecureError,
     DXFDigestMismatchError,
     DXFDigestNotAvailableForSchema1,
+    DXFHTTPError,
     DXFMountFailed,
     DXFPlatformDataNotFound,
     DXFUnauthorizedError,
@@ -64,6 +66,9 @@ TD = TypeVar("TD", bound="DXF")
 
 #: Default parallelism: sizes the connection pool so parallel transfers never wait for a socket.
 DEFAULT_JOBS = 4
+#: ``pull_blob``'s default chunk size, as python-dxf documents it ("Defaults to 8192"). Pass a larger
+#: ``chunk_size`` (1 MiB) for speed; files (``pull_blob_to_file``, ``pull_blobs``) always read 1 MiB.
+PULL_BLOB_CHUNK_SIZE = 8192
 
 
 class DXFBase:
@@ -306,8 +311,8 @@ class DXF(DXFBase):
         client._keychain = base._keychain
         return client
 
-    def _ctx(self) -> transfer.RepoContext:
-        return transfer.RepoContext(self._registry, self._path, self._on_unauthorized)
+    def _ctx(self, cancel: threading.Event | None = None) -> transfer.RepoContext:
+        return transfer.RepoContext(self._registry, self._path, self._on_unauthorized, cancel)
 
     # -- blobs -----------------------------------------------------------------------------------
     def push_blob(
@@ -361,14 +366,19 @@ class DXF(DXFBase):
         progress: Callable[..., None] | None = None,
         check_exists: bool = True,
     ) -> list[str]:
-        """Push several files with up to ``jobs`` transfers at once; return their digests in order."""
+        """Push several files with up to ``jobs`` transfers at once; return their digests in order.
+
+        When one fails (or Ctrl-C arrives), the others stop at their next chunk and their uploads are
+        cancelled; the first error is raised."""
         from .parallel import run_all  # concurrent.futures only for the commands that need it
 
-        return run_all(
-            list(filenames),
-            lambda name: self.push_blob(name, progress, check_exists=check_exists),
-            jobs or self._jobs,
-        )
+        cancel = threading.Event()
+        ctx = self._ctx(cancel)
+
+        def push(name: str) -> str:
+            return str(push_file(ctx, name, progress, check_exists, self._upload_chunk_size))
+
+        return run_all(list(filenames), push, jobs or self._jobs, cancel)
 
     def pull_blobs(
         self,
@@ -377,49 +387,100 @@ class DXF(DXFBase):
         *,
         jobs: int | None = None,
         progress: Callable[..., None] | None = None,
+        sizes: Mapping[str, int] | None = None,
     ) -> list[str]:
-        """Download blobs into ``output_dir`` (each as ``<algorithm>-<hex>``, verified and written
-        atomically) with up to ``jobs`` at once; return the paths in order."""
+        """Download blobs into ``output_dir`` (created if missing; each blob as ``<algorithm>-<hex>``,
+        verified, following :meth:`pull_blob_to_file`'s rules) with up to ``jobs`` at once; return
+        the paths in order. ``sizes`` maps digests to their known sizes (from a manifest), which are
+        then enforced. When one download fails (or Ctrl-C arrives), the others stop at their next
+        chunk and leave no file; the first error is raised."""
         from .parallel import blob_file_name, run_all
 
-        parsed = [str(Digest.parse(d)) for d in digests]
+        parsed = [Digest.parse(d) for d in digests]
+        known = {Digest.parse(d): n for d, n in (sizes or {}).items()}
+        os.makedirs(output_dir, exist_ok=True)
+        cancel = threading.Event()
+        ctx = self._ctx(cancel)
 
-        def pull(digest: str) -> str:
-            path = os.path.join(output_dir, blob_file_name(digest))
-            self.pull_blob_to_file(digest, path, progress)
+        def pull(digest: Digest) -> str:
+            path = os.path.join(output_dir, blob_file_name(str(digest)))
+            download_to_file(ctx, digest, path, progress, expected_size=known.get(digest))
             return path
 
-        return run_all(parsed, pull, jobs or self._jobs)
+        return run_all(parsed, pull, jobs or self._jobs, cancel)
 
     def pull_blob(
-        self, digest: str, size: bool = False, chunk_size: int | str | None = None
+        self,
+        digest: str,
+        size: bool = False,
+        chunk_size: int | str | None = None,
+        *,
+        expected_size: int | None = None,
     ) -> Iterable[bytes] | tuple[Iterable[bytes], int]:
         """The blob's content as an iterator of chunks (or ``(iterator, size)``).
 
+        ``chunk_size`` defaults to 8192 bytes, as in python-dxf; pass ``1024 * 1024`` for speed.
         The request is made now: a missing blob raises here, not when iterating. Iterating to the
         end verifies the digest and raises :class:`DXFDigestMismatchError` on a mismatch.
+        ``expected_size`` (a descriptor's size) is enforced: a blob of another size raises
+        :class:`DXFSizeMismatchError`, and no more than that is read. With ``size=True``, the size
+        is ``None`` when the registry does not tell it (no ``Content-Length``, python-dxf crashed).
         """
-        reader = BlobReader(self._ctx(), Digest.parse(digest), _chunk_size(chunk_size))
+        reader = BlobReader(
+            self._ctx(),
+            Digest.parse(digest),
+            _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE,
+            expected_size=expected_size,
+        )
         if not size:
             return reader
-        total = reader.size if reader.size is not None else self.blob_size(digest)
-        return reader, total
+        total = reader.size if reader.size is not None else self._declared_blob_size(Digest.parse(digest))
+        return reader, total  # type: ignore[return-value]  # None only where python-dxf crashed
 
     def pull_blob_to_file(
-        self, digest: str, path: str, progress: Callable[..., None] | None = None, *, resume: bool = False
+        self,
+        digest: str,
+        path: str,
+        progress: Callable[..., None] | None = None,
+        *,
+        resume: bool = False,
+        expected_size: int | None = None,
     ) -> int:
-        """Download a blob to ``path`` atomically (verified before it gets the name); return its size.
+        """Download a blob to ``path``, verified before it gets the name; return its size.
 
-        With ``resume``, a download broken off (connection lost, Ctrl-C, process killed) keeps its
-        bytes in a hidden file beside ``path``, and the next call with ``resume`` continues from there.
+        As curl and wget do with ``-o``: a symlink is followed (the file it points to is replaced, the
+        link stays), an existing file keeps its permission bits, and an existing fifo or device is
+        written straight into (verified at the end; bytes written cannot be taken back).
+        ``expected_size`` (a descriptor's size) is enforced. With ``resume``, a download broken off
+        (connection lost, Ctrl-C, process killed) keeps its bytes in a hidden, locked file beside
+        ``path``, and the next call with ``resume`` continues from there; a second call for the same
+        ``path`` while one runs raises :class:`OSError` (``EBUSY``).
         """
-        return download_to_file(self._ctx(), Digest.parse(digest), path, progress, resume=resume)
+        return download_to_file(
+            self._ctx(), Digest.parse(digest), path, progress, resume=resume, expected_size=expected_size
+        )
 
     def blob_size(self, digest: str) -> int:
         """The blob's size in bytes (HEAD)."""
-        response = self._request("HEAD", self._registry.blob_url(self._path, Digest.parse(digest)))
+        dgst = Digest.parse(digest)
+        size = self._declared_blob_size(dgst)
+        if size is None:
+            raise DXFHTTPError(f"the registry did not send the size (Content-Length) of {dgst}")
+        return size
+
+    def _declared_blob_size(self, digest: Digest) -> int | None:
+        """The blob's size from a HEAD's ``Content-Length``, or None when the registry does not say."""
+        url = self._registry.blob_url(self._path, digest)
+        response = self._registry.request(
+            "HEAD",
+            url,
+            repo=self._path,
+            on_unauthorized=self._on_unauthorized,
+            headers=IDENTITY,
+            blob_read=True,
+        )
         response.close()
-        return int(response.headers["Content-Length"])
+        return declared_length(response)
 
     def mount_blob(self, repo: str, digest: str) -> str:
         """Mount a blob that exists in ``repo`` into this repository without uploading it.

@@ -5,29 +5,49 @@ The blob's bytes are hashed as they arrive; for large blobs the hashing runs in 
 taking turns. When a connection breaks, the download continues with ``Range: bytes=<received>-``; a
 server that ignores the range and sends everything again (200 instead of 206) is handled by
 skipping what we already have. Nothing counts as complete until size and digest both match.
+
+Blob GETs ask for ``Accept-Encoding: identity``: a digest names the blob's own bytes, so a proxy that
+compresses anyway has its ``Content-Encoding`` undone before hashing (and its ``Content-Length``,
+which then counts compressed bytes, is not taken for the blob's size). When the size is known (the
+caller's descriptor, or ``Content-Length``), reading stops there: a server that sends more fails at
+once instead of filling the disk.
+
+Writing to a file (``-o PATH``) follows curl and wget: a symlink is followed (the file it points to
+is replaced, the link stays); a path that exists and is not a regular file (a fifo, a device,
+``/dev/stdout``) is written straight into and verified at the end; a regular file is replaced
+atomically by a verified temporary file beside it and keeps its permission bits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import queue
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import requests
 
 from .digest import READ_SIZE, Digest
 from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError
-from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, RepoContext, is_resumable
+from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, RepoContext, TransferCancelled, is_resumable
 
 #: Blobs at least this large are hashed in a background thread.
 THREADED_HASH_THRESHOLD = 8 * 1024 * 1024
 #: Chunks waiting for the hashing thread; bounds memory to this many times the chunk size.
 HASH_QUEUE_DEPTH = 8
+#: Chunks smaller than this are hashed inline: handing 8 KiB pieces to a thread costs more than it saves.
+THREADED_HASH_MIN_CHUNK = 256 * 1024
+#: Blob GETs ask for the stored bytes as they are (RFC 9110 12.5.3): the digest is over those.
+IDENTITY = {"Accept-Encoding": "identity"}
+#: NAME_MAX when the file system does not say (POSIX minimum for most Linux file systems).
+DEFAULT_NAME_MAX = 255
 
 
 def _read_umask() -> int:
@@ -98,7 +118,8 @@ class BlobReader:
 
     ``offset`` and ``seed`` continue a download the caller already has the first ``offset`` bytes of
     (``seed`` is a hash object that has seen them): only the rest is requested and yielded, and the
-    verification covers the whole blob.
+    verification covers the whole blob. ``expected_size`` (a descriptor's size) is checked against
+    what the server declares, and no more than that is ever read.
     """
 
     def __init__(
@@ -109,6 +130,7 @@ class BlobReader:
         *,
         offset: int = 0,
         seed: hashlib._Hash | None = None,
+        expected_size: int | None = None,
     ) -> None:
         self.digest = digest
         self._ctx = ctx
@@ -116,27 +138,36 @@ class BlobReader:
         self._url = ctx.registry.blob_url(ctx.repo, digest)
         self._offset = offset
         self._seed = seed if seed is not None else digest.hasher()
-        self._response, self.size = self._open(offset, first=True)
+        self._response, declared = self._open(offset)
+        try:
+            self.size = _agreed_size(declared, expected_size)
+        except BaseException:
+            self._response.close()
+            raise
 
-    def _open(self, offset: int, first: bool = False) -> tuple[requests.Response, int | None]:
-        """GET the blob from ``offset``; returns the response (positioned at ``offset``) and the size.
+    def _open(self, offset: int) -> tuple[requests.Response, int | None]:
+        """GET the blob from ``offset``; returns the response (positioned at ``offset``) and the size
+        the server declares (None when it does not say, or says it only for compressed bytes).
 
         A server that ignores the range (200) has what we already hold skipped; 416 means there is
         nothing past ``offset`` (the caller holds it all already).
         """
-        headers = {"Range": f"bytes={offset}-"} if offset else None
+        headers = {**IDENTITY, "Range": f"bytes={offset}-"} if offset else IDENTITY
         ok = (lambda r: r.ok or r.status_code == 416) if offset else None
-        response = self._ctx.request("GET", self._url, stream=True, headers=headers, ok=ok)
-        length = response.headers.get("Content-Length", "")
-        known = int(length) if length.isdigit() else None
+        response = self._ctx.request("GET", self._url, stream=True, headers=headers, ok=ok, blob_read=True)
         if response.status_code == 416:
             return response, offset
+        known = declared_length(response)
         if response.status_code == 206:
             total = response.headers.get("Content-Range", "").rpartition("/")[2]
             size = int(total) if total.isdigit() else (offset + known if known is not None else None)
             return response, size
         self._discard(response, offset)
         return response, known
+
+    def close(self) -> None:
+        """Drop the connection without reading the rest (for a reader that will not be iterated)."""
+        self._response.close()
 
     def _discard(self, response: requests.Response, count: int) -> None:
         while count > 0:
@@ -145,9 +176,14 @@ class BlobReader:
                 break
             count -= len(discarded)
 
-    def __iter__(self) -> Iterator[bytes]:
+    def _hasher(self) -> _Hasher:
         big = self.size is None or self.size >= THREADED_HASH_THRESHOLD
-        hasher: _Hasher = _BackgroundHasher(self._seed) if big else _InlineHasher(self._seed)
+        if big and self._chunk_size >= THREADED_HASH_MIN_CHUNK:
+            return _BackgroundHasher(self._seed)
+        return _InlineHasher(self._seed)
+
+    def __iter__(self) -> Iterator[bytes]:
+        hasher = self._hasher()
         received = self._offset
         failures = 0
         response = self._response
@@ -155,6 +191,9 @@ class BlobReader:
             while response.status_code != 416:
                 try:
                     for chunk in response.iter_content(self._chunk_size):
+                        self._ctx.check_cancelled()
+                        if self.size is not None and received + len(chunk) > self.size:
+                            raise DXFSizeMismatchError(f"more than {self.size}", self.size)
                         hasher.update(chunk)
                         received += len(chunk)
                         yield chunk
@@ -176,56 +215,217 @@ class BlobReader:
             raise DXFDigestMismatchError(f"{self.digest.algorithm}:{got}", str(self.digest))
 
 
+def declared_length(response: requests.Response) -> int | None:
+    """``Content-Length`` as the blob's size: None when absent, or when it counts the bytes of a
+    compressed body (``Content-Encoding`` other than identity) rather than the blob's."""
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    return int(length) if length.isdigit() and encoding in ("", "identity") else None
+
+
+def _agreed_size(declared: int | None, expected: int | None) -> int | None:
+    """The blob's size: the caller's expectation, which the server's declaration must not contradict."""
+    if expected is None:
+        return declared
+    if declared is not None and declared != expected:
+        raise DXFSizeMismatchError(declared, expected)
+    return expected
+
+
 def partial_path(path: str, digest: Digest) -> str:
     """Where a resumable download of ``digest`` to ``path`` keeps its bytes until verified: beside the
-    target, hidden, named after both so two downloads never share one."""
+    target, hidden, named after both so two downloads never share one.
+
+    The name adds about 34 characters to the target's; when that would pass the file system's
+    NAME_MAX, the target's name is shortened and a hash of it added, so any target name that fits
+    has a part name that fits too (the same one in every run).
+    """
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{name}.{digest.algorithm}-{digest.hex[:16]}.dxf-part")
+    suffix = f".{digest.algorithm}-{digest.hex[:16]}.dxf-part"
+    part = f".{name}{suffix}"
+    limit = _name_max(directory)
+    if len(os.fsencode(part)) > limit:
+        key = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+        suffix = f"~{key}{suffix}"
+        while name and len(os.fsencode(f".{name}{suffix}")) > limit:
+            name = name[:-1]
+        part = f".{name}{suffix}"
+    return os.path.join(directory, part)
+
+
+def _name_max(directory: str) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return DEFAULT_NAME_MAX
 
 
 def download_to_file(
-    ctx: RepoContext, digest: Digest, path: str, progress: Progress | None = None, *, resume: bool = False
+    ctx: RepoContext,
+    digest: Digest,
+    path: str,
+    progress: Progress | None = None,
+    *,
+    resume: bool = False,
+    expected_size: int | None = None,
 ) -> int:
-    """Download a blob into ``path`` atomically: temp file beside it, verify, then rename.
+    """Download a blob into ``path``: into a temporary file beside it, verified, then renamed.
 
     On failure the temporary file is removed and ``path`` is left as it was. With ``resume``, the
     temporary file has a fixed name (:func:`partial_path`) and is kept after a broken connection or
     an interrupt, so a later call (in another process, too) continues from where it stopped; after
-    any other failure (a blob that fails verification, one that does not exist) it is removed.
-    (No fsync: the rename guarantees no reader ever sees a partial file; durability across power
-    loss is the filesystem's.)
+    any other failure (a blob that fails verification, one that does not exist) it is removed. The
+    part file is locked while in use (a second download to the same target fails at once), and what
+    the file holds is verified, not only what this call received, before it gets the target's name.
+    A symlink, a fifo or a device as ``path``: see the module docstring. (No fsync: the rename
+    guarantees no reader ever sees a partial file; durability across power loss is the filesystem's.)
     """
-    seed = digest.hasher()
+    if _exists_as_non_regular(path):
+        if resume:
+            raise ValueError(f"{path}: resuming needs a regular file as the target")
+        return _download_in_place(ctx, digest, path, progress, expected_size)
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    mode = _mode_for(target)
     if resume:
-        tmp = partial_path(path, digest)
-        out = open(tmp, "ab")  # noqa: SIM115 - closed by the with block below
+        tmp = partial_path(target, digest)
+        out = _open_locked(tmp, path)
     else:
-        fd, tmp = tempfile.mkstemp(prefix=".dxf-", suffix=".part", dir=os.path.dirname(os.path.abspath(path)))
-        out = os.fdopen(fd, "wb")
-    try:
-        with out:
-            held = out.tell()
-            reader = BlobReader(ctx, digest, offset=held, seed=seed)
-            report = (
-                (lambda chunk: progress(str(digest), chunk, reader.size)) if progress is not None else None
+        out, tmp = _open_temporary(target, path)
+    with out:
+        try:
+            size = _fill(ctx, digest, out, tmp, progress, expected_size)
+            _verify_file(out, tmp, digest, size, rehash=resume)
+            os.fchmod(out.fileno(), mode)
+            os.replace(tmp, target)  # still holding the lock: nobody appends between check and rename
+        except BaseException as error:
+            interrupted = isinstance(error, (KeyboardInterrupt, TransferCancelled)) or is_resumable(
+                error, ctx.retry
             )
+            if not (resume and interrupted):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+    return size
+
+
+def _fill(
+    ctx: RepoContext,
+    digest: Digest,
+    out: BinaryIO,
+    tmp: str,
+    progress: Progress | None,
+    expected_size: int | None,
+) -> int:
+    """Append the rest of the blob to ``out`` (which may hold its beginning); return the blob's size."""
+    seed = digest.hasher()
+    held = out.tell()
+    reader = BlobReader(ctx, digest, offset=held, seed=seed, expected_size=expected_size)
+    report = (lambda chunk: progress(str(digest), chunk, reader.size)) if progress is not None else None
+    if report is not None:
+        report(b"")
+    if held:
+        _hash_existing(tmp, held, seed, report)
+    for chunk in reader:
+        out.write(chunk)
+        if report is not None:
+            report(chunk)
+    out.flush()
+    return reader.size if reader.size is not None else out.tell()
+
+
+def _verify_file(out: BinaryIO, tmp: str, digest: Digest, size: int, *, rehash: bool) -> None:
+    """Check the file itself, not only the bytes this call sent to it: its length, and with ``rehash``
+    its digest (a part file has a well-known name that another program may have written to)."""
+    actual = os.fstat(out.fileno()).st_size
+    if actual != size:
+        raise DXFSizeMismatchError(actual, size)
+    if rehash:
+        got = Digest.of_file(tmp, digest.algorithm)
+        if got != digest:
+            raise DXFDigestMismatchError(str(got), str(digest))
+
+
+def _download_in_place(
+    ctx: RepoContext, digest: Digest, path: str, progress: Progress | None, expected_size: int | None
+) -> int:
+    """Write straight into an existing fifo or device (it cannot be replaced, and should not be):
+    verified at the end like any download, but what was written cannot be taken back."""
+    reader = BlobReader(ctx, digest, expected_size=expected_size)
+    report = (lambda chunk: progress(str(digest), chunk, reader.size)) if progress is not None else None
+    written = 0
+    with contextlib.closing(reader), open(path, "wb") as out:
+        if report is not None:
+            report(b"")
+        for chunk in reader:
+            out.write(chunk)
+            written += len(chunk)
             if report is not None:
-                report(b"")
-            if held:
-                _hash_existing(tmp, held, seed, report)
-            for chunk in reader:
-                out.write(chunk)
-                if report is not None:
-                    report(chunk)
-            os.fchmod(out.fileno(), 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException as error:
-        interrupted = isinstance(error, KeyboardInterrupt) or is_resumable(error, ctx.retry)
-        if not (resume and interrupted):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-    return reader.size if reader.size is not None else os.path.getsize(path)
+                report(chunk)
+    return reader.size if reader.size is not None else written
+
+
+def _exists_as_non_regular(path: str) -> bool:
+    """Whether ``path`` (symlinks followed) exists and is not a regular file: a fifo, a device, a
+    directory, ``/dev/stdout``."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _mode_for(target: str) -> int:
+    """Permission bits for the new file: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode) & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same error about the user's ``path`` rather than our temporary file beside it."""
+    return type(error)(error.errno, error.strerror, path)
+
+
+def _open_temporary(target: str, shown: str) -> tuple[BinaryIO, str]:
+    """A new private temporary file beside ``target``; errors name ``shown`` (the user's path)."""
+    directory = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".dxf-", suffix=".part", dir=directory)
+    except OSError as error:
+        raise _naming(error, shown) from None
+    return os.fdopen(fd, "wb"), tmp
+
+
+def _open_locked(part: str, shown: str) -> BinaryIO:
+    """Open the part file for appending, holding an exclusive lock on it for as long as it is open.
+
+    A part file another download holds makes this fail at once, with one line. The lock is taken on
+    what we opened: if that file was renamed or removed meanwhile (its download finished), the new
+    part file under the name is opened instead.
+    """
+    while True:
+        try:
+            out = open(part, "ab")  # noqa: SIM115 - returned to the caller, who closes it
+        except OSError as error:
+            raise _naming(error, shown) from None
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out.close()
+            raise OSError(errno.EBUSY, "another download to this file is in progress", shown) from None
+        if _still_named(out, part):
+            return out
+        out.close()
+
+
+def _still_named(out: BinaryIO, path: str) -> bool:
+    """Whether ``path`` still names the open file ``out``."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(out.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _hash_existing(

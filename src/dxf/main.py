@@ -59,6 +59,7 @@ from .client import DXF, DXFBase
 from .credentials import erase_login, store_login
 from .digest import hash_file
 from .manifest import MAX_MANIFEST_SIZE
+from .transfer import DEFAULT_DOWNLOAD_CHUNK
 
 if TYPE_CHECKING:  # tqdm costs ~25 ms of start-up; it is imported only when bars are drawn
     from .progress import ProgressBars
@@ -127,6 +128,18 @@ def _read_stdin_manifest() -> str:
 
 def _dedupe(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _recorded(result: Any, sizes: dict[str, int]) -> Any:
+    """``get_alias(..., sizes=True)``'s result as digests only (a list, or a dict of lists by
+    platform), each digest's size recorded in ``sizes``."""
+    if isinstance(result, dict):
+        return {key: _recorded(value, sizes) for key, value in result.items()}
+    digests = []
+    for digest, size in result:
+        sizes[digest] = size
+        digests.append(digest)
+    return digests
 
 
 def _output_directory(path: str) -> None:
@@ -214,39 +227,51 @@ class Runner:
             self.dxf.set_alias(args[1][1:], digest)
         _line(digest)
 
-    def _blobs(self, args: list[str]) -> list[str | dict[str, Any]]:
-        """Digests to pull: digests as given, aliases expanded; multi-platform results kept as dicts."""
+    def _blobs(self, args: list[str], sizes: dict[str, int] | None = None) -> list[str | dict[str, Any]]:
+        """Digests to pull: digests as given, aliases expanded; multi-platform results kept as dicts.
+        With ``sizes``, the sizes the manifests give are recorded there, to be enforced."""
         platform = self.settings.platform
         items: list[str | dict[str, Any]] = []
 
         def add(result: Any) -> None:
+            if sizes is not None:
+                result = _recorded(result, sizes)
             if isinstance(result, dict):
                 items.append(result)
             else:
                 items.extend(result)
 
+        want = sizes is not None
         if not args:
-            add(self.dxf.get_alias(manifest=_read_stdin_manifest(), platform=platform))
+            add(self.dxf.get_alias(manifest=_read_stdin_manifest(), sizes=want, platform=platform))
         for name in args:
             if name.startswith("@"):
-                add(self.dxf.get_alias(name[1:], platform=platform))
+                add(self.dxf.get_alias(name[1:], sizes=want, platform=platform))
             else:
                 items.append(name)
         return items
 
     def cmd_pull_blob(self, args: list[str]) -> None:
-        if self.inv.resume and self.inv.output is None:
+        to_stdout = self.inv.output in (None, "-")  # -o - means standard output, as for curl
+        if self.inv.resume and to_stdout:
             raise UsageError("--resume needs -o/--output FILE")
-        items = self._blobs(args)
-        if self.inv.output is not None:
-            self._pull_to_file(items, self.inv.output)
+        sizes: dict[str, int] = {}
+        items = self._blobs(args, sizes)
+        if not to_stdout:
+            assert self.inv.output is not None
+            self._pull_to_file(items, self.inv.output, sizes)
             return
         out = _binary_stdout()
         for item in items:
             if isinstance(item, dict):
                 out.write((json.dumps(item, sort_keys=True) + "\n").encode("utf-8"))
                 continue
-            result = self.dxf.pull_blob(item, size=True, chunk_size=self.settings.chunk_size)
+            result = self.dxf.pull_blob(
+                item,
+                size=True,
+                chunk_size=self.settings.chunk_size or DEFAULT_DOWNLOAD_CHUNK,
+                expected_size=sizes.get(item),
+            )
             assert isinstance(result, tuple)
             chunks, size = result
             if self.settings.blob_info:
@@ -259,7 +284,7 @@ class Runner:
                 out.write(chunk)
             out.flush()
 
-    def _pull_to_file(self, items: list[str | dict[str, Any]], path: str) -> None:
+    def _pull_to_file(self, items: list[str | dict[str, Any]], path: str, sizes: dict[str, int]) -> None:
         if any(isinstance(item, dict) for item in items):
             raise UsageError(
                 "-o/--output needs exactly one blob, not a multi-platform alias (set DXF_PLATFORM)"
@@ -267,7 +292,9 @@ class Runner:
         if len(items) != 1:
             raise UsageError(f"-o/--output needs exactly one blob, got {len(items)}")
         digest = cast(str, items[0])
-        size = self.dxf.pull_blob_to_file(digest, path, self.progress, resume=self.inv.resume)
+        size = self.dxf.pull_blob_to_file(
+            digest, path, self.progress, resume=self.inv.resume, expected_size=sizes.get(digest)
+        )
         if self.settings.blob_info:
             _line(f"{digest} {size}")
 
@@ -283,7 +310,8 @@ class Runner:
             _line(digest)
 
     def cmd_pull_blobs(self, args: list[str]) -> None:
-        items = self._blobs(args)
+        sizes: dict[str, int] = {}
+        items = self._blobs(args, sizes)
         if any(isinstance(item, dict) for item in items):
             raise UsageError("a multi-platform alias needs DXF_PLATFORM to choose its blobs")
         assert self.inv.output_dir is not None
@@ -292,7 +320,9 @@ class Runner:
             self.progress.add_total(None)
         digests = [cast(str, item) for item in items]
         unique = _dedupe(digests)  # each blob is downloaded once, and printed once per argument
-        paths = self.dxf.pull_blobs(unique, self.inv.output_dir, jobs=self.inv.jobs, progress=self.progress)
+        paths = self.dxf.pull_blobs(
+            unique, self.inv.output_dir, jobs=self.inv.jobs, progress=self.progress, sizes=sizes
+        )
         path_of = dict(zip(unique, paths, strict=True))
         for digest in digests:
             _line(path_of[digest])

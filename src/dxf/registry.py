@@ -115,18 +115,20 @@ class Registry:
         stream: bool = False,
         ok: Callable[[requests.Response], bool] | None = None,
         retry: bool = True,
+        blob_read: bool = False,
     ) -> requests.Response:
         """Send a request with this host's credentials; answer one 401 by authenticating; map errors.
 
         ``ok`` decides which responses are success (default: any 2xx); the rest raise. A 401 that
         survives re-authentication raises :class:`DXFUnauthorizedError`. ``body`` should be bytes or
         a factory when a 401 is possible, so it can be sent again after authenticating. ``retry=False``
-        turns off the transport's own retries (see :meth:`Transport.send`).
+        turns off the transport's own retries (see :meth:`Transport.send`); ``blob_read`` lets a
+        blob GET/HEAD follow a redirect to plain-HTTP storage (see :mod:`dxf.transport`).
         """
         key = scope_key(repo, method)
         self.auth.begin(key)
         header = self.auth.header_for(key, self.transport)
-        response = self._send(method, url, header, headers, params, body, stream, retry)
+        response = self._send(method, url, header, headers, params, body, stream, retry, blob_read)
         if response.status_code == 401 and on_unauthorized is not None:
             on_unauthorized(response)
             new_header = self.auth.header_for(key, self.transport)
@@ -134,7 +136,9 @@ class Registry:
                 response.close()
                 if body is not None and not isinstance(body, bytes) and not callable(body):
                     raise DXFUnauthorizedError(response)
-                response = self._send(method, url, new_header, headers, params, body, stream, retry)
+                response = self._send(
+                    method, url, new_header, headers, params, body, stream, retry, blob_read
+                )
         accepted = ok(response) if ok is not None else 200 <= response.status_code < 300
         if not accepted:
             error = error_for_response(response)
@@ -152,12 +156,20 @@ class Registry:
         body: Body,
         stream: bool,
         retry: bool,
+        blob_read: bool = False,
     ) -> requests.Response:
         merged = dict(headers or {})
         if authorization:
             merged["Authorization"] = authorization
         return self.transport.send(
-            method, url, headers=merged, params=params, body=body, stream=stream, retry=retry
+            method,
+            url,
+            headers=merged,
+            params=params,
+            body=body,
+            stream=stream,
+            retry=retry,
+            blob_read=blob_read,
         )
 
     # -- pagination ------------------------------------------------------------------------------

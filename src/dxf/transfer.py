@@ -8,6 +8,7 @@ downloads in :mod:`dxf.download`, many-blob transfers in :mod:`dxf.parallel`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +37,31 @@ NETWORK_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
+class TransferCancelled(Exception):
+    """Raised inside a transfer whose batch was abandoned (a sibling failed, or Ctrl-C): stop at once.
+
+    Never reaches the caller of a batch: :func:`dxf.parallel.run_all` raises the failure that caused
+    the cancellation instead.
+    """
+
+
 @dataclass
 class RepoContext:
-    """What a transfer needs to talk to one repository."""
+    """What a transfer needs to talk to one repository.
+
+    ``cancel``, when set, makes transfers stop between two chunks with :class:`TransferCancelled`
+    (parallel batches set it when one transfer fails or the user interrupts).
+    """
 
     registry: Registry
     repo: str
     on_unauthorized: UnauthorizedHook | None
+    cancel: threading.Event | None = None
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`TransferCancelled` if the batch this transfer belongs to was abandoned."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise TransferCancelled("transfer cancelled")
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return self.registry.request(

@@ -6,9 +6,11 @@ caller should have to remember:
 * **Retries** are bounded, back off exponentially with full jitter and honour ``Retry-After``; they
   happen on connection errors and on 408/429/500/502/503/504, and only when the request body can be
   sent again (no body, ``bytes``, or a zero-argument factory that makes a fresh body).
-* **Redirects** are followed here, not by requests, so that ``Authorization`` is dropped as soon as a
-  redirect leaves the origin it was meant for (registries redirect blob downloads to object storage)
-  and a redirect from https to http is refused outright.
+* **Redirects** are followed here, not by requests (at most :data:`MAX_REDIRECTS` hops), so that
+  ``Authorization`` and cookies are dropped as soon as a redirect leaves the origin they were meant
+  for (registries redirect blob downloads to object storage). A redirect from https to http is
+  refused, except for blob reads: a registry may keep its blobs in plain-HTTP storage (an in-house
+  S3 store), and a blob read carries no secret to another origin and is verified against its digest.
 * **TLS** verification is on unless the caller turned it off; ``REQUESTS_CA_BUNDLE`` is honoured when
   verification is simply ``True`` (requests merges it from the environment).
 """
@@ -100,13 +102,18 @@ def same_origin(a: str, b: str) -> bool:
     return origin(a) == origin(b)
 
 
-def check_followable(current: str, target: str, *, carries_credentials: bool) -> None:
+def check_followable(
+    current: str, target: str, *, carries_credentials: bool, to_plain_storage: bool = False
+) -> None:
     """Refuse a location that would downgrade https to http.
 
     ``carries_credentials`` adds the stricter rule for upload locations: they must stay on the same
-    origin, since we send our ``Authorization`` there.
+    origin, since we send our ``Authorization`` there. ``to_plain_storage`` allows the downgrade for a
+    request that sends nothing secret to another origin (a blob read, credentials stripped).
     """
-    if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+    downgrade = urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https"
+    to_storage = to_plain_storage and not carries_credentials and urlsplit(target).scheme == "http"
+    if downgrade and not to_storage:
         raise DXFSecurityError(f"refusing to follow {redact_url(target)}: it downgrades https to http")
     if carries_credentials and not same_origin(current, target):
         raise DXFSecurityError(
@@ -179,13 +186,14 @@ class Transport:
         stream: bool = False,
         follow_redirects: bool = True,
         retry: bool = True,
+        blob_read: bool = False,
     ) -> requests.Response:
         """Send one request with retries and safe redirects; return the final response, any status.
 
         Callers map statuses to errors themselves (see :mod:`dxf.registry`); connection failures that
         survive the retries propagate as requests' own exceptions. ``retry=False`` leaves recovery to
         the caller: an upload ``PATCH`` must not be resent blind, since the registry may have stored
-        part of it.
+        part of it. ``blob_read`` (GET/HEAD of a blob) lets a redirect lead to plain-HTTP storage.
         """
         replayable = body is None or isinstance(body, bytes) or callable(body)
         attempts = self.retry.attempts if replayable and retry else 1
@@ -194,7 +202,9 @@ class Transport:
             attempt += 1
             data = body() if callable(body) else body
             try:
-                response = self._send_following(method, url, headers, params, data, stream, follow_redirects)
+                response = self._send_following(
+                    method, url, headers, params, data, stream, follow_redirects, blob_read
+                )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 if attempt >= attempts:
                     raise
@@ -216,15 +226,18 @@ class Transport:
         data: Any,
         stream: bool,
         follow_redirects: bool,
+        blob_read: bool,
     ) -> requests.Response:
         sent_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        home = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send_once(method, url, sent_headers, params, data, stream)
+            cookies = same_origin(home, url)  # the session's cookies are the registry's only
+            response = self._send_once(method, url, sent_headers, params, data, stream, cookies)
             location = response.headers.get("Location")
             if not (follow_redirects and response.is_redirect and location):
                 return response
             target = urljoin(response.url or url, location)
-            check_followable(url, target, carries_credentials=False)
+            check_followable(url, target, carries_credentials=False, to_plain_storage=blob_read)
             response.close()
             if not same_origin(url, target):
                 # Credentials belong to the registry's origin only (requests' should_strip_auth idea).
@@ -242,11 +255,14 @@ class Transport:
         params: Mapping[str, Any] | None,
         data: Any,
         stream: bool,
+        cookies: bool = True,
     ) -> requests.Response:
         verify = self.tlsverify
         with warnings.catch_warnings():
             if verify is False:
                 warnings.simplefilter("ignore", InsecureRequestWarning)
+            if not cookies:
+                return self._send_without_cookies(method, url, headers, params, data, stream)
             return self.session.request(
                 method,
                 url,
@@ -259,3 +275,20 @@ class Transport:
                 cert=self.cert,
                 timeout=self.effective_timeout(),
             )
+
+    def _send_without_cookies(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        data: Any,
+        stream: bool,
+    ) -> requests.Response:
+        """One request on the pooled connections, without the session's cookie jar: for another
+        origin (``Session.request`` would attach every cookie whose domain matches, ignoring ports)."""
+        prepared = requests.Request(method, url, headers=dict(headers), params=params, data=data).prepare()
+        settings = self.session.merge_environment_settings(prepared.url, {}, stream, self.tlsverify, None)
+        return self.session.send(
+            prepared, allow_redirects=False, timeout=self.effective_timeout(), **settings
+        )

@@ -203,7 +203,15 @@ class _FileRange:
     calls ``read`` and sends whatever it returns, so our large reads replace http.client's 8 KiB ones.
     """
 
-    def __init__(self, path: str, start: int, end: int, on_chunk: Callable[[bytes], None] | None) -> None:
+    def __init__(
+        self,
+        path: str,
+        start: int,
+        end: int,
+        on_chunk: Callable[[bytes], None] | None,
+        ctx: RepoContext | None = None,
+    ) -> None:
+        self._ctx = ctx  # its cancellation is checked before each read
         self._f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed at end of range or on abandon
         self._f.seek(start)
         self._left = end - start
@@ -221,6 +229,9 @@ class _FileRange:
         if self._left <= 0:
             self._f.close()
             return b""
+        if self._ctx is not None and self._ctx.cancel is not None and self._ctx.cancel.is_set():
+            self._f.close()
+            self._ctx.check_cancelled()  # raises: the batch this upload belongs to was abandoned
         chunk = self._f.read(min(READ_SIZE, self._left))
         if not chunk:
             self._f.close()
@@ -330,7 +341,7 @@ class _GatedProgress:
 def blob_exists(ctx: RepoContext, digest: Digest) -> bool:
     """HEAD the blob: True when present, False on 404; other failures raise."""
     url = ctx.registry.blob_url(ctx.repo, digest)
-    response = ctx.request("HEAD", url, ok=lambda r: r.status_code in (200, 404))
+    response = ctx.request("HEAD", url, ok=lambda r: r.status_code in (200, 404), blob_read=True)
     response.close()
     return response.status_code == 200
 
@@ -446,7 +457,7 @@ def _push_whole_file(
 
     def body() -> _FileRange:
         water.position = 0
-        return _FileRange(path, 0, size, water.feed)
+        return _FileRange(path, 0, size, water.feed, ctx)
 
     _put_in_new_sessions(ctx, digest, body, replayable=True)
 
@@ -487,7 +498,7 @@ def _send_file(
 
         def body_from(offset: int, end: int = end) -> _FileRange:
             gate.rewind(offset)
-            return _FileRange(path, offset, end, gate.on_chunk)
+            return _FileRange(path, offset, end, gate.on_chunk, session.ctx)
 
         try:
             send_span(session, body_from, start, end)

@@ -246,6 +246,7 @@ def _config_text(
     token_server: TokenServer | None,
     log_level: str,
     client_cas: Path | None = None,
+    storage_redirect: str | None = None,
 ) -> str:
     lines = [
         "version: 0.1",
@@ -290,6 +291,16 @@ def _config_text(
             f"    issuer: {_yaml_str(token_server.issuer)}",
             f"    rootcertbundle: {_yaml_str(pki.issuer_cert)}",
         ]
+    if storage_redirect is not None:
+        # distribution's storage middleware "redirect": blob GETs/HEADs are answered with a 307 to
+        # <baseurl><path in the storage driver>. (storage.redirect.disable must not be set.)
+        lines += [
+            "middleware:",
+            "  storage:",
+            "    - name: redirect",
+            "      options:",
+            f"        baseurl: {_yaml_str(storage_redirect)}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -301,6 +312,7 @@ def start_registry(
     strict_token_expiry: bool = False,
     pki: PkiPaths | None = None,
     log_level: str = "warn",
+    storage_redirect: str | None = None,
 ) -> RegistryProcess:
     """Create config, storage and credentials under ``workdir`` and start a registry.
 
@@ -308,7 +320,10 @@ def start_registry(
     generation); otherwise a fresh PKI is written to ``workdir/pki``.
     ``strict_token_expiry`` sets :attr:`TokenServer.strict_expiry` (tokens really stop
     working after ``token_expires_in`` seconds, despite the registry's 60 s leeway). Raises
-    ``RuntimeError`` (with the registry's log tail) if it does not come up.
+    ``RuntimeError`` (with the registry's log tail) if it does not come up. ``storage_redirect``
+    (a base URL) turns on distribution's ``redirect`` storage middleware: blob reads are answered
+    with a redirect to ``<base URL><path under workdir/storage>`` (serve it with
+    :class:`harness.storage.StorageServer`).
     """
     if mode not in MODES + EXTRA_MODES:
         raise ValueError(f"unknown registry mode {mode!r}; expected one of {MODES + EXTRA_MODES}")
@@ -360,6 +375,7 @@ def start_registry(
                 token_server=token_server,
                 log_level=log_level,
                 client_cas=pki.ca_cert if mode == "mtls" and pki is not None else None,
+                storage_redirect=storage_redirect,
             )
         )
         registry = RegistryProcess(

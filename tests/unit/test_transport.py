@@ -61,6 +61,15 @@ def test_followable_rules() -> None:
     check_followable("http://r.example/v2/", "http://r.example/v2/uploads/1", carries_credentials=True)
 
 
+def test_plain_storage_is_followable_only_without_credentials() -> None:
+    here, storage = "https://r.example/v2/x/blobs/sha256:0", "http://s3.internal/bucket/data?X-Sig=1"
+    check_followable(here, storage, carries_credentials=False, to_plain_storage=True)
+    with pytest.raises(DXFSecurityError):
+        check_followable(here, storage, carries_credentials=True, to_plain_storage=True)
+    with pytest.raises(DXFSecurityError):
+        check_followable(here, "ftp://s3.internal/data", carries_credentials=False, to_plain_storage=True)
+
+
 def test_redaction_drops_query_and_userinfo() -> None:
     assert (
         redact_url("https://user:pw@s3.example:9000/b/k?X-Amz-Signature=abc") == "https://s3.example:9000/b/k"
