@@ -150,6 +150,12 @@ class AuthState:
     def default_header(self) -> str | None:
         return self._default
 
+    def holds_credential(self) -> bool:
+        """Whether any secret is set up: a header, a token, or credentials given to ``authenticate``."""
+        with self._lock:
+            given = self._credentials is not None and self._credentials.header() is not None
+            return given or self._default is not None or bool(self._tokens)
+
     # -- per-request selection -------------------------------------------------------------------
     def begin(self, scope_key: str) -> None:
         """Note, for this thread, which scope class the request in flight belongs to."""

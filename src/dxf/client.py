@@ -83,7 +83,8 @@ class DXFBase:
             ``index.docker.io`` mean Docker Hub's API host, ``registry-1.docker.io``.
         :param auth: ``auth(dxf_obj, response)``, called when a request gets 401; it should call
             :meth:`authenticate` (usually with ``response=response``). The request is then retried once.
-        :param insecure: plain HTTP instead of HTTPS.
+        :param insecure: plain HTTP instead of HTTPS. No credential (token, password, ``Authorization``)
+            is ever sent then; a registry that asks for one raises :class:`DXFAuthInsecureError`.
         :param auth_host: send token requests to this host instead of the realm's.
         :param tlsverify: ``True``, ``False``, or the path of a CA bundle. With ``True``,
             ``REQUESTS_CA_BUNDLE`` is honoured.

@@ -16,7 +16,7 @@ import requests
 
 from .auth import AuthState
 from .digest import Digest
-from .exceptions import DXFSecurityError, DXFUnauthorizedError, error_for_response
+from .exceptions import DXFAuthInsecureError, DXFSecurityError, DXFUnauthorizedError, error_for_response
 from .reference import validate_repository, validate_tag
 from .transport import Body, Transport, check_followable, same_origin
 
@@ -125,11 +125,16 @@ class Registry:
         """
         key = scope_key(repo, method)
         self.auth.begin(key)
-        header = self.auth.header_for(key, self.transport)
+        header = self._authorization(key, challenged=False)
         response = self._send(method, url, header, headers, params, body, stream, retry)
-        if response.status_code == 401 and on_unauthorized is not None:
-            on_unauthorized(response)
-            new_header = self.auth.header_for(key, self.transport)
+        if response.status_code == 401:
+            try:
+                if on_unauthorized is not None:
+                    on_unauthorized(response)
+                new_header = self._authorization(key, challenged=True)
+            except BaseException:
+                response.close()
+                raise
             if new_header != header:
                 response.close()
                 if body is not None and not isinstance(body, bytes) and not callable(body):
@@ -141,6 +146,21 @@ class Registry:
             response.close()
             raise error
         return response
+
+    def _authorization(self, key: str, *, challenged: bool) -> str | None:
+        """The ``Authorization`` value for a request of scope class ``key``.
+
+        Over plain HTTP (``insecure``) no credential ever goes on the wire, where anyone on the path
+        could read and replay it: requests go out anonymously, and once the registry has challenged
+        one, holding a credential to answer with (a token, a user and password, a ready header, what
+        an auth callback set up) raises :class:`DXFAuthInsecureError`, as python-dxf's
+        ``authenticate`` does. Anonymous access to a plain-HTTP registry keeps working.
+        """
+        if not self.insecure:
+            return self.auth.header_for(key, self.transport)
+        if challenged and self.auth.holds_credential():
+            raise DXFAuthInsecureError()
+        return None
 
     def _send(
         self,
