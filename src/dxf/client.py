@@ -27,6 +27,7 @@ from .exceptions import (
     DXFAuthInsecureError,
     DXFDigestMismatchError,
     DXFDigestNotAvailableForSchema1,
+    DXFHTTPError,
     DXFMountFailed,
     DXFPlatformDataNotFound,
     DXFUnauthorizedError,
@@ -46,7 +47,7 @@ from .manifest import (
     verify_content_digest,
 )
 from .reference import normalize_host, repository_path, validate_repository
-from .registry import Registry
+from .registry import TAG_DELETE_UNSUPPORTED, Registry
 from .transport import RetryPolicy, Timeout, Transport
 from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
@@ -541,7 +542,12 @@ class DXF(DXFBase):
 
     def del_alias(self, alias: str) -> list[str] | dict[str, str]:
         """Delete an alias (not its blobs); return what it pointed to (for a multi-platform alias, the
-        per-platform manifest digests, each of which you may delete in turn)."""
+        per-platform manifest digests, each of which you may delete in turn).
+
+        Where the registry deletes tags (distribution spec v1.1: ``DELETE /v2/<name>/manifests/<tag>``)
+        only this alias goes. Elsewhere (distribution 2.8 answers 400) the manifest is deleted by its
+        digest, as python-dxf does, which also removes every other alias pointing at the same manifest.
+        """
         manifest, _, content_type, manifest_digest = self._fetch_verified(alias)
         parsed = parse_manifest(manifest, content_type)
         result: list[str] | dict[str, str]
@@ -551,8 +557,22 @@ class DXF(DXFBase):
             result = [str(d) for d in parsed.layers]
         else:
             result = [str(layer.digest) for layer in parsed.layers]
-        self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
+        if not self._delete_tag(alias):
+            self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
         return result
+
+    def _delete_tag(self, alias: str) -> bool:
+        """Delete the tag ``alias`` alone; False when ``alias`` is a digest, or the registry does not
+        delete tags (it answers 400 or 405, as the spec allows), so the manifest must go instead."""
+        if ":" in alias:  # a manifest digest: tags cannot contain ':'
+            return False
+        try:
+            self._request("DELETE", self._registry.manifest_url(self._path, alias)).close()
+        except DXFHTTPError as error:
+            if error.status_code in TAG_DELETE_UNSUPPORTED:
+                return False
+            raise
+        return True
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""

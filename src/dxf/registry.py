@@ -32,6 +32,11 @@ _SCOPE_CLASS = {
     "DELETE": "delete",
 }
 
+#: What a registry that does not delete tags answers to ``DELETE /v2/<name>/manifests/<tag>``
+#: (OCI distribution spec v1.1, "Deleting tags": "400 Bad Request or 405 Method Not Allowed";
+#: distribution 2.8 answers 400 DIGEST_INVALID).
+TAG_DELETE_UNSUPPORTED = frozenset({400, 405})
+
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
