@@ -294,7 +294,9 @@ class DXF(DXFBase):
 
         ``progress(digest, chunk, total)`` is called for a file, ``progress(digest, chunk)`` for
         ``data``; first with an empty chunk. Nothing is uploaded (and no progress reported) when
-        ``check_exists`` finds the blob already there.
+        ``check_exists`` finds the blob already there. A file that changes during the upload raises
+        :class:`DXFFileChangedError` (nothing is stored); a fifo or other non-regular file is read
+        once and uploaded as :meth:`push_stream` does.
 
         With ``resume`` (files only), an upload that fails is not cancelled but remembered in
         ``state_dir`` (default ``~/.cache/dxf/uploads``), and a later call with ``resume`` continues
