@@ -17,6 +17,7 @@ what long sessions need:
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -25,7 +26,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .challenge import Challenge, find_challenge, parse_challenges
-from .exceptions import DXFSecurityError, DXFUnauthorizedError, DXFUnexpectedError, error_for_response
+from .exceptions import DXFSecurityError, DXFUnexpectedError, error_for_response
+from .limits import MAX_TOKEN_RESPONSE_SIZE, read_capped
 from .transport import Transport, redact_url
 
 #: Lifetime assumed when the token server omits ``expires_in`` (Docker token spec default).
@@ -241,13 +243,13 @@ class AuthState:
         if header:
             headers["Authorization"] = header
         received_at = time.monotonic()
-        response = transport.send("GET", url, headers=headers)
-        if response.status_code == 401:
-            raise DXFUnauthorizedError(response)
-        if not response.ok:
+        response = transport.send("GET", url, headers=headers, stream=True)
+        if not response.ok:  # 401 becomes DXFUnauthorizedError; the error body is read for messages
+            response.content  # noqa: B018 - reads it now, releasing the connection
             raise error_for_response(response, "token server")
+        content = read_capped(response, MAX_TOKEN_RESPONSE_SIZE, "the token server's answer")
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError as exc:
             raise DXFUnexpectedError("a non-JSON answer", "JSON from the token server") from exc
         return token_from_response(body, " ".join(scopes), received_at)

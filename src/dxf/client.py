@@ -35,9 +35,11 @@ from .exceptions import (
     DXFUnsupportedSchemaType,
 )
 from .journal import UploadJournal, default_directory
+from .limits import read_capped
 from .manifest import (
     ACCEPT_MANIFESTS,
     DOCKER_MANIFEST_V2,
+    MAX_MANIFEST_SIZE,
     ImageManifest,
     ManifestIndex,
     Schema1Manifest,
@@ -440,11 +442,17 @@ class DXF(DXFBase):
         return manifest_json
 
     def get_manifest_and_response(self, alias: str) -> tuple[str, requests.Response]:
-        """GET the manifest for ``alias`` (a tag or a digest): its text and the response."""
+        """GET the manifest for ``alias`` (a tag or a digest): its text and the response.
+
+        At most :data:`~dxf.manifest.MAX_MANIFEST_SIZE` bytes are read (else :class:`DXFProtocolError`).
+        """
         response = self._request(
-            "GET", self._registry.manifest_url(self._path, alias), headers={"Accept": ACCEPT_MANIFESTS}
+            "GET",
+            self._registry.manifest_url(self._path, alias),
+            headers={"Accept": ACCEPT_MANIFESTS},
+            stream=True,
         )
-        return response.content.decode("utf-8"), response
+        return read_capped(response, MAX_MANIFEST_SIZE, "the manifest").decode("utf-8"), response
 
     def head_manifest_and_response(self, alias: str) -> tuple[str | None, requests.Response]:
         """HEAD the manifest for ``alias``: its ``Docker-Content-Digest`` and the response."""

@@ -24,6 +24,7 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFInvalidReferenceError             (also ValueError)  new: malformed digest, name or tag
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
     ├── DXFFileChangedError                  new: a file changed while it was being uploaded
+    ├── DXFProtocolError                     new: an answer we refuse (a pagination loop, an oversized body)
     └── DXFSecurityError                     new: a redirect, upload location or realm we refuse
 
 Connection and TLS failures are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after
@@ -192,6 +193,11 @@ class DXFFileChangedError(DXFError):
 
     def __str__(self) -> str:
         return f"file changed during upload: {self.filename}"
+
+
+class DXFProtocolError(DXFError):
+    """A registry's (or token server's) answer that we refuse to follow or to hold in memory: a
+    pagination ``Link`` back to a page already seen, or a manifest or JSON body over its size cap."""
 
 
 class DXFSecurityError(DXFError):

@@ -7,6 +7,7 @@ Every response status becomes one of our exceptions in :meth:`Registry.request`,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -16,7 +17,14 @@ import requests
 
 from .auth import AuthState
 from .digest import Digest
-from .exceptions import DXFAuthInsecureError, DXFSecurityError, DXFUnauthorizedError, error_for_response
+from .exceptions import (
+    DXFAuthInsecureError,
+    DXFProtocolError,
+    DXFSecurityError,
+    DXFUnauthorizedError,
+    error_for_response,
+)
+from .limits import MAX_PAGE_SIZE, read_capped
 from .reference import validate_repository, validate_tag
 from .transport import Body, Transport, check_followable, same_origin
 
@@ -197,18 +205,20 @@ class Registry:
     ) -> Iterator[str]:
         """Follow ``Link: <...>; rel="next"`` through every page, yielding ``body[key]`` items.
 
-        Next links are resolved against the current page and must stay on the registry's origin.
+        Next links are resolved against the current page and must stay on the registry's origin; one
+        back to a page already read raises :class:`DXFProtocolError` (it would loop forever). Each
+        page is read up to :data:`~dxf.limits.MAX_PAGE_SIZE`.
         """
-        params: dict[str, Any] | None = {"n": batch_size} if batch_size else None
-        next_url: str | None = url
+        next_url: str | None = self.with_query(url, n=str(batch_size)) if batch_size else url
+        seen: set[str] = set()
         while next_url:
-            response = self.request(
-                "GET", next_url, repo=repo, on_unauthorized=on_unauthorized, params=params
-            )
-            params = None
-            body = response.json()
+            seen.add(next_url)
+            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
+            body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
             yield from (body.get(key) or []) if isinstance(body, dict) else []
             next_url = self._next_link(next_url, response.headers.get("Link"))
+            if next_url in seen:
+                raise DXFProtocolError("the registry's next-page link points back to a page already read")
 
     @staticmethod
     def _next_link(current: str, link: str | None) -> str | None:
@@ -221,3 +231,11 @@ class Registry:
         if not same_origin(current, target):
             raise DXFSecurityError("refusing a pagination link to another origin")
         return target
+
+
+def _json_page(content: bytes) -> Any:
+    """A tag or catalog page's JSON; one that is not JSON is a protocol error, not a traceback."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError) as error:
+        raise DXFProtocolError(f"a tag or catalog page is not JSON: {error}") from None

@@ -9,6 +9,7 @@ so a test can serve far more bytes than it ever holds; a client that hangs up mi
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,13 +36,18 @@ Answer = Callable[[StubRequest], Reply]
 
 
 class StubServer:
-    """``with StubServer(answer) as server:`` serves on ``server.host`` (``127.0.0.1:<port>``)."""
+    """``with StubServer(answer) as server:`` serves on ``server.host`` (``127.0.0.1:<port>``); with
+    ``tls=(certificate, key)`` (e.g. the harness PKI's server pair) over HTTPS."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, tls: tuple[str, str] | None = None) -> None:
         self.seen: list[StubRequest] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(answer))
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -105,7 +111,7 @@ class StubServer:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                     if chunked:
                         self.wfile.write(b"0\r\n\r\n")
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                     self.close_connection = True  # the client stopped reading: expected
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
