@@ -17,6 +17,7 @@ what long sessions need:
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -25,7 +26,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .challenge import Challenge, find_challenge, parse_challenges
-from .exceptions import DXFSecurityError, DXFUnauthorizedError, DXFUnexpectedError, error_for_response
+from .exceptions import DXFSecurityError, DXFUnexpectedError, error_for_response
+from .limits import MAX_TOKEN_RESPONSE_SIZE, read_capped
 from .transport import Transport, redact_url
 
 #: Lifetime assumed when the token server omits ``expires_in`` (Docker token spec default).
@@ -155,6 +157,12 @@ class AuthState:
     def default_header(self) -> str | None:
         return self._default
 
+    def holds_credential(self) -> bool:
+        """Whether any secret is set up: a header, a token, or credentials given to ``authenticate``."""
+        with self._lock:
+            given = self._credentials is not None and self._credentials.header() is not None
+            return given or self._default is not None or bool(self._tokens)
+
     # -- per-request selection -------------------------------------------------------------------
     def begin(self, scope_key: str) -> None:
         """Note, for this thread, which scope class the request in flight belongs to."""
@@ -242,18 +250,19 @@ class AuthState:
         if header:
             headers["Authorization"] = header
         received_at = time.monotonic()
-        response = transport.send("GET", url, headers=headers)
+        response = transport.send("GET", url, headers=headers, stream=True)
         return _read_token_answer(response, scopes, received_at)
 
 
 def _read_token_answer(response: Any, scopes: Sequence[str], received_at: float) -> Token:
-    """The token in a token server's answer; its refusals as our errors."""
-    if response.status_code == 401:
-        raise DXFUnauthorizedError(response)
+    """The token in a token server's answer (read within :data:`MAX_TOKEN_RESPONSE_SIZE`); its
+    refusals as our errors (401: :class:`DXFUnauthorizedError`)."""
     if not response.ok:
+        response.content  # noqa: B018 - read now for the error message, releasing the connection
         raise error_for_response(response, "token server")
+    content = read_capped(response, MAX_TOKEN_RESPONSE_SIZE, "the token server's answer")
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError as exc:
         raise DXFUnexpectedError("a non-JSON answer", "JSON from the token server") from exc
     return token_from_response(body, " ".join(scopes), received_at)
@@ -289,7 +298,7 @@ def exchange_identity_token(
         form["service"] = service
     headers = {"User-Agent": user_agent, "Content-Type": "application/x-www-form-urlencoded"}
     received_at = time.monotonic()
-    response = transport.send("POST", url, headers=headers, body=urlencode(form).encode())
+    response = transport.send("POST", url, headers=headers, body=urlencode(form).encode(), stream=True)
     if response.status_code not in _NO_OAUTH_STATUSES:
         return _read_token_answer(response, scopes, received_at)
     response.close()

@@ -123,7 +123,10 @@ COMMANDS: tuple[Command, ...] = (
         "del-alias",
         "<repo> <alias>...",
         "delete aliases (not their blobs) and print their digests",
-        "Delete each alias. The blobs it points to are not deleted; their digests are printed.",
+        "Delete each alias. The blobs it points to are not deleted; their digests are printed. Where the "
+        "registry deletes tags (OCI distribution spec v1.1) only the alias goes. Elsewhere, e.g. the "
+        "distribution registry 2.8, the alias's manifest is deleted, as python-dxf does, and with it "
+        "every other alias that points at the same manifest.",
         "alias names (without @)",
     ),
     Command(

@@ -36,9 +36,11 @@ from .exceptions import (
     DXFUnsupportedSchemaType,
 )
 from .journal import UploadJournal, default_directory
+from .limits import read_capped
 from .manifest import (
     ACCEPT_MANIFESTS,
     DOCKER_MANIFEST_V2,
+    MAX_MANIFEST_SIZE,
     ImageManifest,
     ManifestIndex,
     Schema1Manifest,
@@ -48,7 +50,7 @@ from .manifest import (
     verify_content_digest,
 )
 from .reference import normalize_host, repository_path, validate_repository
-from .registry import Registry
+from .registry import TAG_DELETE_UNSUPPORTED, Registry
 from .transport import ClientCert, RetryPolicy, Timeout, Transport
 from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
@@ -98,7 +100,8 @@ class DXFBase:
             ``index.docker.io`` mean Docker Hub's API host, ``registry-1.docker.io``.
         :param auth: ``auth(dxf_obj, response)``, called when a request gets 401; it should call
             :meth:`authenticate` (usually with ``response=response``). The request is then retried once.
-        :param insecure: plain HTTP instead of HTTPS.
+        :param insecure: plain HTTP instead of HTTPS. No credential (token, password, ``Authorization``)
+            is ever sent then; a registry that asks for one raises :class:`DXFAuthInsecureError`.
         :param auth_host: send token requests to this host instead of the realm's.
         :param tlsverify: ``True``, ``False``, or the path of a CA bundle. With ``True``,
             ``REQUESTS_CA_BUNDLE`` is honoured.
@@ -330,7 +333,9 @@ class DXF(DXFBase):
 
         ``progress(digest, chunk, total)`` is called for a file, ``progress(digest, chunk)`` for
         ``data``; first with an empty chunk. Nothing is uploaded (and no progress reported) when
-        ``check_exists`` finds the blob already there.
+        ``check_exists`` finds the blob already there. A file that changes during the upload raises
+        :class:`DXFFileChangedError` (nothing is stored); a fifo or other non-regular file is read
+        once and uploaded as :meth:`push_stream` does.
 
         With ``resume`` (files only), an upload that fails is not cancelled but remembered in
         ``state_dir`` (default ``~/.cache/dxf/uploads``), and a later call with ``resume`` continues
@@ -530,11 +535,17 @@ class DXF(DXFBase):
         return manifest_json
 
     def get_manifest_and_response(self, alias: str) -> tuple[str, requests.Response]:
-        """GET the manifest for ``alias`` (a tag or a digest): its text and the response."""
+        """GET the manifest for ``alias`` (a tag or a digest): its text and the response.
+
+        At most :data:`~dxf.manifest.MAX_MANIFEST_SIZE` bytes are read (else :class:`DXFProtocolError`).
+        """
         response = self._request(
-            "GET", self._registry.manifest_url(self._path, alias), headers={"Accept": ACCEPT_MANIFESTS}
+            "GET",
+            self._registry.manifest_url(self._path, alias),
+            headers={"Accept": ACCEPT_MANIFESTS},
+            stream=True,
         )
-        return response.content.decode("utf-8"), response
+        return read_capped(response, MAX_MANIFEST_SIZE, "the manifest").decode("utf-8"), response
 
     def head_manifest_and_response(self, alias: str) -> tuple[str | None, requests.Response]:
         """HEAD the manifest for ``alias``: its ``Docker-Content-Digest`` and the response."""
@@ -634,7 +645,12 @@ class DXF(DXFBase):
 
     def del_alias(self, alias: str) -> list[str] | dict[str, str]:
         """Delete an alias (not its blobs); return what it pointed to (for a multi-platform alias, the
-        per-platform manifest digests, each of which you may delete in turn)."""
+        per-platform manifest digests, each of which you may delete in turn).
+
+        Where the registry deletes tags (distribution spec v1.1: ``DELETE /v2/<name>/manifests/<tag>``)
+        only this alias goes. Elsewhere (distribution 2.8 answers 400) the manifest is deleted by its
+        digest, as python-dxf does, which also removes every other alias pointing at the same manifest.
+        """
         manifest, _, content_type, manifest_digest = self._fetch_verified(alias)
         parsed = parse_manifest(manifest, content_type)
         result: list[str] | dict[str, str]
@@ -644,8 +660,22 @@ class DXF(DXFBase):
             result = [str(d) for d in parsed.layers]
         else:
             result = [str(layer.digest) for layer in parsed.layers]
-        self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
+        if not self._delete_tag(alias):
+            self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
         return result
+
+    def _delete_tag(self, alias: str) -> bool:
+        """Delete the tag ``alias`` alone; False when ``alias`` is a digest, or the registry does not
+        delete tags (it answers 400 or 405, as the spec allows), so the manifest must go instead."""
+        if ":" in alias:  # a manifest digest: tags cannot contain ':'
+            return False
+        try:
+            self._request("DELETE", self._registry.manifest_url(self._path, alias)).close()
+        except DXFHTTPError as error:
+            if error.status_code in TAG_DELETE_UNSUPPORTED:
+                return False
+            raise
+        return True
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""

@@ -23,6 +23,8 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     │   └── DXFNotFoundError                 404: blob, manifest or repository unknown
     ├── DXFInvalidReferenceError             (also ValueError)  new: malformed digest, name or tag
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
+    ├── DXFFileChangedError                  new: a file changed while it was being uploaded
+    ├── DXFProtocolError                     new: an answer we refuse (a pagination loop, an oversized body)
     ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
     └── DXFCredentialError                   new: a credentials file or helper we cannot use
 
@@ -178,6 +180,26 @@ class DXFInvalidReferenceError(DXFError, ValueError):
 
 class DXFManifestError(DXFError, ValueError):
     """A manifest is not JSON, or lacks the fields its media type requires."""
+
+
+class DXFFileChangedError(DXFError):
+    """A file changed (size, times or content) while it was being uploaded.
+
+    The upload is abandoned before the registry completes it, so no blob made of old and new bytes
+    is stored and no alias is set; ``filename`` names the file.
+    """
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(filename)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return f"file changed during upload: {self.filename}"
+
+
+class DXFProtocolError(DXFError):
+    """A registry's (or token server's) answer that we refuse to follow or to hold in memory: a
+    pagination ``Link`` back to a page already seen, or a manifest or JSON body over its size cap."""
 
 
 class DXFSecurityError(DXFError):

@@ -194,12 +194,13 @@ def platform_map(index: ManifestIndex) -> dict[str, Descriptor]:
 
     Entries without a ``platform`` are left out: they are usually artifacts (signatures, SBOMs)
     that no platform can run, and inventing a key for them would make them look selectable. When
-    two entries share a key the first is kept, matching :func:`select_platform`.
+    two entries share a key (buildx writes each attestation manifest as ``unknown/unknown``) the
+    last one is kept, as python-dxf 12.1.1 reports it; keys keep the order of first appearance.
     """
     entries: dict[str, Descriptor] = {}
     for descriptor in index.manifests:
         if descriptor.platform is not None:
-            entries.setdefault(descriptor.platform.key, descriptor)
+            entries[descriptor.platform.key] = descriptor
     return entries
 
 

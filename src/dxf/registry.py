@@ -7,6 +7,7 @@ Every response status becomes one of our exceptions in :meth:`Registry.request`,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -16,7 +17,14 @@ import requests
 
 from .auth import AuthState
 from .digest import Digest
-from .exceptions import DXFSecurityError, DXFUnauthorizedError, error_for_response
+from .exceptions import (
+    DXFAuthInsecureError,
+    DXFProtocolError,
+    DXFSecurityError,
+    DXFUnauthorizedError,
+    error_for_response,
+)
+from .limits import MAX_PAGE_SIZE, read_capped
 from .reference import validate_repository, validate_tag
 from .transport import Body, Transport, check_followable, same_origin
 
@@ -31,6 +39,11 @@ _SCOPE_CLASS = {
     "PATCH": "push",
     "DELETE": "delete",
 }
+
+#: What a registry that does not delete tags answers to ``DELETE /v2/<name>/manifests/<tag>``
+#: (OCI distribution spec v1.1, "Deleting tags": "400 Bad Request or 405 Method Not Allowed";
+#: distribution 2.8 answers 400 DIGEST_INVALID).
+TAG_DELETE_UNSUPPORTED = frozenset({400, 405})
 
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
@@ -127,11 +140,16 @@ class Registry:
         """
         key = scope_key(repo, method)
         self.auth.begin(key)
-        header = self.auth.header_for(key, self.transport)
+        header = self._authorization(key, challenged=False)
         response = self._send(method, url, header, headers, params, body, stream, retry, blob_read)
-        if response.status_code == 401 and on_unauthorized is not None:
-            on_unauthorized(response)
-            new_header = self.auth.header_for(key, self.transport)
+        if response.status_code == 401:
+            try:
+                if on_unauthorized is not None:
+                    on_unauthorized(response)
+                new_header = self._authorization(key, challenged=True)
+            except BaseException:
+                response.close()
+                raise
             if new_header != header:
                 response.close()
                 if body is not None and not isinstance(body, bytes) and not callable(body):
@@ -145,6 +163,21 @@ class Registry:
             response.close()
             raise error
         return response
+
+    def _authorization(self, key: str, *, challenged: bool) -> str | None:
+        """The ``Authorization`` value for a request of scope class ``key``.
+
+        Over plain HTTP (``insecure``) no credential ever goes on the wire, where anyone on the path
+        could read and replay it: requests go out anonymously, and once the registry has challenged
+        one, holding a credential to answer with (a token, a user and password, a ready header, what
+        an auth callback set up) raises :class:`DXFAuthInsecureError`, as python-dxf's
+        ``authenticate`` does. Anonymous access to a plain-HTTP registry keeps working.
+        """
+        if not self.insecure:
+            return self.auth.header_for(key, self.transport)
+        if challenged and self.auth.holds_credential():
+            raise DXFAuthInsecureError()
+        return None
 
     def _send(
         self,
@@ -184,18 +217,20 @@ class Registry:
     ) -> Iterator[str]:
         """Follow ``Link: <...>; rel="next"`` through every page, yielding ``body[key]`` items.
 
-        Next links are resolved against the current page and must stay on the registry's origin.
+        Next links are resolved against the current page and must stay on the registry's origin; one
+        back to a page already read raises :class:`DXFProtocolError` (it would loop forever). Each
+        page is read up to :data:`~dxf.limits.MAX_PAGE_SIZE`.
         """
-        params: dict[str, Any] | None = {"n": batch_size} if batch_size else None
-        next_url: str | None = url
+        next_url: str | None = self.with_query(url, n=str(batch_size)) if batch_size else url
+        seen: set[str] = set()
         while next_url:
-            response = self.request(
-                "GET", next_url, repo=repo, on_unauthorized=on_unauthorized, params=params
-            )
-            params = None
-            body = response.json()
+            seen.add(next_url)
+            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
+            body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
             yield from (body.get(key) or []) if isinstance(body, dict) else []
             next_url = self._next_link(next_url, response.headers.get("Link"))
+            if next_url in seen:
+                raise DXFProtocolError("the registry's next-page link points back to a page already read")
 
     @staticmethod
     def _next_link(current: str, link: str | None) -> str | None:
@@ -208,3 +243,11 @@ class Registry:
         if not same_origin(current, target):
             raise DXFSecurityError("refusing a pagination link to another origin")
         return target
+
+
+def _json_page(content: bytes) -> Any:
+    """A tag or catalog page's JSON; one that is not JSON is a protocol error, not a traceback."""
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError) as error:
+        raise DXFProtocolError(f"a tag or catalog page is not JSON: {error}") from None

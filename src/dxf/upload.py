@@ -15,12 +15,19 @@ second pass (about 0.8 s per GiB here), so for large files the hash runs in a th
 upload streams; if the blob turns out to exist, the upload is abandoned and cancelled. Progress is
 reported only once the digest is known (python-dxf passes it to the callback), catching up on the
 bytes already sent by re-reading them from the page cache.
+
+Reading twice means a file that changes during the upload could be hashed as one content and sent as
+another. A :class:`_ChangeGuard` therefore notes the file's identity (size, mtime, ctime, inode)
+before the first read and hashes the bytes actually sent; if either disagrees at the end, the upload
+is abandoned before the registry completes it, with :class:`DXFFileChangedError`. A fifo or other
+non-regular file cannot be read twice at all: it is read once, as a stream (see :func:`push_stream`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
@@ -28,7 +35,7 @@ from typing import IO
 import requests
 
 from .digest import READ_SIZE, Digest
-from .exceptions import DXFError, DXFHTTPError
+from .exceptions import DXFError, DXFFileChangedError, DXFHTTPError
 from .journal import UploadJournal
 from .transfer import Progress, RepoContext, is_resumable
 
@@ -196,24 +203,76 @@ def _resume_point(session: UploadSession, start: int, end: int, error: BaseExcep
     return held
 
 
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is written, truncated or replaced: device, inode, size, mtime, ctime."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class _ChangeGuard:
+    """Detects a file that changes while it is uploaded (it is read twice: to hash, and to send).
+
+    Created before the first read, it keeps the file's :func:`_identity` and hashes the bytes sent, in
+    file order (a resent span is hashed once). :meth:`check` raises :class:`DXFFileChangedError` when
+    the identity moved or the bytes sent do not hash to the digest the upload will be closed with; it
+    runs when the last byte of the file is about to go (so a whole-file PUT never completes) and again
+    before the upload is closed.
+    """
+
+    def __init__(self, path: str, st: os.stat_result, algorithm: str = "sha256") -> None:
+        self.path = path
+        self.size = st.st_size
+        self._identity = _identity(st)
+        self._hasher = hashlib.new(algorithm)
+        self._hashed = 0
+        self._gap = False  # bytes sent by an earlier run (a journal resume) cannot be hashed here
+        self._expected: Digest | None = None
+
+    def expect(self, digest: Digest) -> None:
+        """The digest the upload will be closed with, once it is known."""
+        self._expected = digest
+
+    def sent(self, offset: int, chunk: bytes) -> None:
+        """Note ``chunk``, read from ``offset`` and about to be sent; check at the file's last byte."""
+        end = offset + len(chunk)
+        if offset > self._hashed:
+            self._gap = True
+        elif end > self._hashed and not self._gap:
+            self._hasher.update(chunk[self._hashed - offset :])
+            self._hashed = end
+        if end >= self.size:
+            self.check()
+
+    def check(self) -> None:
+        try:
+            moved = _identity(os.stat(self.path)) != self._identity
+        except OSError:
+            moved = True
+        hashed_all = self._hashed == self.size and not self._gap
+        if moved or (hashed_all and self._expected is not None and not self._expected.matches(self._hasher)):
+            raise DXFFileChangedError(self.path)
+
+
 class _FileRange:
     """Bytes ``[start, end)`` of a file as a request body: 1 MiB reads, a known length, a hook per chunk.
 
     requests streams any object with ``__iter__`` and takes the length from ``__len__``; urllib3 then
     calls ``read`` and sends whatever it returns, so our large reads replace http.client's 8 KiB ones.
+    Every chunk is shown to ``guard`` before it goes, so a file that changed is never sent whole.
     """
 
     def __init__(
         self,
-        path: str,
+        guard: _ChangeGuard,
         start: int,
         end: int,
         on_chunk: Callable[[bytes], None] | None,
         ctx: RepoContext | None = None,
     ) -> None:
         self._ctx = ctx  # its cancellation is checked before each read
-        self._f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed at end of range or on abandon
+        self._f: IO[bytes] = open(guard.path, "rb")  # noqa: SIM115 - closed at end of range or on abandon
         self._f.seek(start)
+        self._guard = guard
+        self._offset = start
         self._left = end - start
         self._on_chunk = on_chunk
         self._length = end - start
@@ -235,14 +294,16 @@ class _FileRange:
         chunk = self._f.read(min(READ_SIZE, self._left))
         if not chunk:
             self._f.close()
-            raise DXFError("file shrank while it was being uploaded")
-        self._left -= len(chunk)
-        if self._on_chunk is not None:
-            try:
+            raise DXFFileChangedError(self._guard.path)  # it shrank
+        try:
+            self._guard.sent(self._offset, chunk)
+            if self._on_chunk is not None:
                 self._on_chunk(chunk)
-            except BaseException:
-                self._f.close()
-                raise
+        except BaseException:
+            self._f.close()
+            raise
+        self._offset += len(chunk)
+        self._left -= len(chunk)
         return chunk
 
 
@@ -358,15 +419,49 @@ def push_file(
 
     With a ``journal``, the file is hashed first (the journal is keyed by digest), an upload an
     earlier run left behind is continued from what the registry holds, and an upload that fails is
-    not cancelled but remembered, for the next run to continue.
+    not cancelled but remembered, for the next run to continue. A file that changes during the upload
+    raises :class:`DXFFileChangedError`; a non-regular file (a fifo) is streamed, see
+    :func:`_push_non_regular`.
     """
-    size = os.path.getsize(path)
-    if size < OVERLAP_THRESHOLD and journal is None:
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        return _push_non_regular(ctx, path, progress, journal)
+    guard = _ChangeGuard(path, st)  # before the first read
+    if guard.size < OVERLAP_THRESHOLD and journal is None:
         digest = Digest.of_file(path)
+        guard.check()  # changed while it was hashed: nothing sent yet
         if check_exists and blob_exists(ctx, digest):
             return digest
-        _push_whole_file(ctx, path, size, digest, progress)
+        guard.expect(digest)
+        _push_whole_file(ctx, guard, digest, progress)
         return digest
+    return _push_overlapped(ctx, guard, progress, check_exists, chunk_size, journal)
+
+
+def _push_non_regular(
+    ctx: RepoContext, path: str, progress: Progress | None, journal: UploadJournal | None
+) -> Digest:
+    """A fifo, device or socket can be read only once (hashing first would consume it, and the
+    upload would then wait forever): upload it as a stream, with :func:`push_stream`'s rules
+    (``progress(label, chunk)``, no existence check, no resume)."""
+    if journal is not None:
+        raise DXFError(
+            f"cannot resume an upload of {path}: it is not a regular file and can be read only once"
+        )
+    with open(path, "rb") as stream:
+        return push_stream(ctx, stream, progress)
+
+
+def _push_overlapped(
+    ctx: RepoContext,
+    guard: _ChangeGuard,
+    progress: Progress | None,
+    check_exists: bool,
+    chunk_size: int | None,
+    journal: UploadJournal | None,
+) -> Digest:
+    """A large file (or any file with a journal): PATCH it while a thread hashes it, then close."""
+    path, size = guard.path, guard.size
     hashing = _DigestInBackground(ctx, path, check_exists)
     gate = _GatedProgress(progress, path, size, hashing)
     resumed: tuple[UploadSession, int] | None = None
@@ -375,6 +470,7 @@ def push_file(
         if hashing.exists:
             journal.forget(ctx.registry.base_url, ctx.repo, digest)
             return digest
+        guard.expect(digest)
         resumed = _resume_from_journal(ctx, journal, digest, size)
     restarts = 0
     while True:
@@ -383,7 +479,7 @@ def push_file(
         if journal is not None:
             _remember(journal, session, hashing.result())
         try:
-            _send_file(session, path, size, gate, chunk_size, start)
+            _send_file(session, guard, gate, chunk_size, start)
             break
         except _Abandoned:
             session.cancel()
@@ -392,8 +488,12 @@ def push_file(
             session.cancel()
             digest = hashing.result()
             if not hashing.exists:
-                _push_whole_file(ctx, path, size, digest, progress)
+                guard.expect(digest)
+                _push_whole_file(ctx, guard, digest, progress)
             return digest
+        except DXFFileChangedError:
+            _drop(session, journal, hashing)
+            raise
         except SessionLost as lost:
             session.cancel()
             restarts += 1
@@ -411,10 +511,23 @@ def push_file(
         session.cancel()
         return digest
     gate.catch_up()
+    guard.expect(digest)
+    try:
+        guard.check()
+    except DXFFileChangedError:
+        _drop(session, journal, hashing)
+        raise
     session.finish(digest)
     if journal is not None:
         journal.forget(ctx.registry.base_url, ctx.repo, digest)
     return digest
+
+
+def _drop(session: UploadSession, journal: UploadJournal | None, hashing: _DigestInBackground) -> None:
+    """Abandon the session of a file that changed: its bytes can never be completed under any digest."""
+    session.cancel()
+    if journal is not None:
+        journal.forget(session.ctx.registry.base_url, session.ctx.repo, hashing.result())
 
 
 def _remember(journal: UploadJournal, session: UploadSession, digest: Digest) -> None:
@@ -449,15 +562,15 @@ def _resume_from_journal(
 
 
 def _push_whole_file(
-    ctx: RepoContext, path: str, size: int, digest: Digest, progress: Progress | None
+    ctx: RepoContext, guard: _ChangeGuard, digest: Digest, progress: Progress | None
 ) -> None:
     """One POST and one PUT carrying the whole file (progress reported once per byte)."""
-    water = _HighWater(progress, digest, size)
+    water = _HighWater(progress, digest, guard.size)
     water.open()
 
     def body() -> _FileRange:
         water.position = 0
-        return _FileRange(path, 0, size, water.feed, ctx)
+        return _FileRange(guard, 0, guard.size, water.feed, ctx)
 
     _put_in_new_sessions(ctx, digest, body, replayable=True)
 
@@ -483,14 +596,14 @@ def _put_in_new_sessions(
 
 def _send_file(
     session: UploadSession,
-    path: str,
-    size: int,
+    guard: _ChangeGuard,
     gate: _GatedProgress,
     chunk_size: int | None,
     start: int = 0,
 ) -> None:
     """PATCH the file from ``start`` in spans of ``chunk_size`` (default: one span), each resumable. A
     registry that refuses the first PATCH raises :class:`_PatchRefused`; the caller then sends one PUT."""
+    size = guard.size
     span = max(chunk_size or size, session.min_chunk, 1)
     first = start
     while start < size:
@@ -498,7 +611,7 @@ def _send_file(
 
         def body_from(offset: int, end: int = end) -> _FileRange:
             gate.rewind(offset)
-            return _FileRange(path, offset, end, gate.on_chunk, session.ctx)
+            return _FileRange(guard, offset, end, gate.on_chunk, session.ctx)
 
         try:
             send_span(session, body_from, start, end)

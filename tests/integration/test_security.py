@@ -2,12 +2,14 @@
 
 Registries backed by object storage answer blob GETs with a redirect to a storage host, and an upload
 ``Location`` is whatever the registry says. The filesystem-backed test registry never redirects, so
-these tests stand up two tiny local HTTP servers: a front that redirects like such a registry, and a
-"storage" host that records what it receives.
+these tests stand up two tiny local HTTPS servers (the harness CA's certificate): a front that redirects
+like such a registry, and a "storage" host that records what it receives. (Over plain HTTP no
+credential is sent at all; see test_plain_http_credentials.py.)
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import pytest
 
 import dxf
 from dxf import exceptions as ex
+from harness.pki import PkiPaths
 
 BLOB = b"stored elsewhere"
 DIGEST = dxf.hash_bytes(BLOB)
@@ -30,17 +33,20 @@ class Recorder:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
 
 
-def _serve(handler_factory: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+def _serve(handler_factory: type[BaseHTTPRequestHandler], pki: PkiPaths) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_factory)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 @pytest.fixture
-def storage() -> Iterator[Recorder]:
+def storage(harness_pki: PkiPaths) -> Iterator[Recorder]:
     recorder: Recorder
 
     class Storage(BaseHTTPRequestHandler):
@@ -56,13 +62,13 @@ def storage() -> Iterator[Recorder]:
 
         do_PUT = do_PATCH = do_GET
 
-    recorder = Recorder(_serve(Storage))
+    recorder = Recorder(_serve(Storage, harness_pki))
     yield recorder
     recorder.server.shutdown()
 
 
 @pytest.fixture
-def front(storage: Recorder) -> Iterator[Recorder]:
+def front(storage: Recorder, harness_pki: PkiPaths) -> Iterator[Recorder]:
     recorder: Recorder
 
     class Front(BaseHTTPRequestHandler):
@@ -82,26 +88,30 @@ def front(storage: Recorder) -> Iterator[Recorder]:
         def do_POST(self) -> None:
             self._answer(202, f"{storage.origin}/upload/1")
 
-    recorder = Recorder(_serve(Front))
+    recorder = Recorder(_serve(Front, harness_pki))
     yield recorder
     recorder.server.shutdown()
 
 
-def _client(front: Recorder) -> dxf.DXF:
-    client = dxf.DXF(front.origin.removeprefix("http://"), "team/data", insecure=True)
+def _client(front: Recorder, pki: PkiPaths) -> dxf.DXF:
+    client = dxf.DXF(front.origin.removeprefix("https://"), "team/data", tlsverify=str(pki.ca_cert))
     client.token = TOKEN
     return client
 
 
-def test_redirect_to_storage_drops_authorization(front: Recorder, storage: Recorder) -> None:
-    client = _client(front)
+def test_redirect_to_storage_drops_authorization(
+    front: Recorder, storage: Recorder, harness_pki: PkiPaths
+) -> None:
+    client = _client(front, harness_pki)
     assert b"".join(client.pull_blob(DIGEST)) == BLOB  # type: ignore[arg-type]
     assert front.seen[0][2] == f"Bearer {TOKEN}"
     assert storage.seen == [("GET", "/bucket/blob?X-Signature=presigned", None)]
 
 
-def test_upload_location_on_another_host_is_refused(front: Recorder, storage: Recorder) -> None:
-    client = _client(front)
+def test_upload_location_on_another_host_is_refused(
+    front: Recorder, storage: Recorder, harness_pki: PkiPaths
+) -> None:
+    client = _client(front, harness_pki)
     with pytest.raises(ex.DXFSecurityError) as info:
         client.push_blob(data=[BLOB], digest=DIGEST, check_exists=False)
     assert "X-Signature" not in str(info.value) and TOKEN not in str(info.value)

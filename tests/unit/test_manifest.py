@@ -47,6 +47,7 @@ WORLD = Digest("sha256", WORLD_HEX)
 D1 = Digest.of_bytes(b"1")
 D2 = Digest.of_bytes(b"2")
 D3 = Digest.of_bytes(b"3")
+D4 = Digest.of_bytes(b"4")
 
 
 def test_media_type_constants() -> None:
@@ -271,18 +272,44 @@ def test_parse_oci_index_without_media_type_and_platforms() -> None:
     assert select_platform(index, "linux/amd64").digest == D3
 
 
-def test_platform_map_keeps_first_duplicate() -> None:
+def test_platform_map_keeps_last_duplicate_as_python_dxf() -> None:
+    """buildx writes one ``unknown/unknown`` attestation entry per image; python-dxf reports the last."""
+    amd64, unknown = {"architecture": "amd64", "os": "linux"}, {"architecture": "unknown", "os": "unknown"}
     data = {
         "schemaVersion": 2,
         "manifests": [
-            _desc(OCI_MANIFEST, D1, 1, platform={"architecture": "amd64", "os": "linux"}),
-            _desc(OCI_MANIFEST, D2, 1, platform={"architecture": "amd64", "os": "linux"}),
+            _desc(OCI_MANIFEST, D1, 1, platform=amd64),
+            _desc(OCI_MANIFEST, D2, 1, platform=unknown),
+            _desc(OCI_MANIFEST, D3, 1, platform=amd64),
+            _desc(OCI_MANIFEST, D4, 1, platform=unknown),
+            _desc(OCI_MANIFEST, D1, 1),  # no platform: left out
         ],
     }
     index = parse_manifest(json.dumps(data))
     assert isinstance(index, ManifestIndex)
-    assert platform_map(index)["linux/amd64"].digest == D1
-    assert select_platform(index, "linux/amd64").digest == D1
+    assert {k: d.digest for k, d in platform_map(index).items()} == {"linux/amd64": D3, "unknown/unknown": D4}
+    assert list(platform_map(index)) == ["linux/amd64", "unknown/unknown"]
+    assert select_platform(index, "linux/amd64").digest == D3
+
+
+_PLATFORMS = st.sampled_from([("linux", "amd64"), ("linux", "arm64"), ("unknown", "unknown")])
+
+
+@given(st.lists(st.tuples(st.sampled_from([D1, D2, D3, D4]), st.none() | _PLATFORMS), max_size=8))
+def test_platform_map_is_the_last_entry_per_key(entries: list[tuple[Digest, tuple[str, str] | None]]) -> None:
+    manifests = [
+        _desc(
+            OCI_MANIFEST, digest, 1, **({} if p is None else {"platform": {"os": p[0], "architecture": p[1]}})
+        )
+        for digest, p in entries
+    ]
+    index = parse_manifest(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+    assert isinstance(index, ManifestIndex)
+    expected: dict[str, Digest] = {}
+    for digest, p in entries:
+        if p is not None:
+            expected[f"{p[0]}/{p[1]}"] = digest
+    assert {k: d.digest for k, d in platform_map(index).items()} == expected
 
 
 def test_empty_variant_is_no_variant() -> None:
