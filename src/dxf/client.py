@@ -47,6 +47,7 @@ from .manifest import (
 )
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
+from .remote import RemoteRepository
 from .transport import RetryPolicy, Timeout, Transport
 from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
@@ -272,6 +273,11 @@ class DXF(DXFBase):
         client._jobs = base._jobs
         client._upload_chunk_size = base._upload_chunk_size
         return client
+
+    @property
+    def store(self) -> RemoteRepository:
+        """This repository as a :mod:`dxf.store` store (the interface ``copy`` and artifacts use)."""
+        return RemoteRepository(self._registry, self._path, self._on_unauthorized)
 
     def _ctx(self) -> transfer.RepoContext:
         return transfer.RepoContext(self._registry, self._path, self._on_unauthorized)

@@ -138,6 +138,10 @@ class BlobReader:
         self._discard(response, offset)
         return response, known
 
+    def close(self) -> None:
+        """Release the connection of a reader that will not be iterated (to the end)."""
+        self._response.close()
+
     def _discard(self, response: requests.Response, count: int) -> None:
         while count > 0:
             discarded = response.raw.read(min(count, self._chunk_size), decode_content=True)
