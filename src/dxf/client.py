@@ -51,6 +51,7 @@ from .manifest import (
 )
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import TAG_DELETE_UNSUPPORTED, Registry
+from .remote import RemoteRepository
 from .transport import ClientCert, RetryPolicy, Timeout, Transport
 from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
@@ -313,6 +314,11 @@ class DXF(DXFBase):
         client._upload_chunk_size = base._upload_chunk_size
         client._keychain = base._keychain
         return client
+
+    @property
+    def store(self) -> RemoteRepository:
+        """This repository as a :mod:`dxf.store` store (the interface ``copy`` and artifacts use)."""
+        return RemoteRepository(self._registry, self._path, self._on_unauthorized)
 
     def _ctx(self, cancel: threading.Event | None = None) -> transfer.RepoContext:
         return transfer.RepoContext(self._registry, self._path, self._on_unauthorized, cancel)

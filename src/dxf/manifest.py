@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from .digest import Digest
@@ -35,6 +35,7 @@ OCTET_STREAM = "application/octet-stream"
 IMAGE_MANIFEST_TYPES = frozenset({DOCKER_MANIFEST_V2, OCI_MANIFEST})
 INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 SCHEMA1_TYPES = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
+MANIFEST_TYPES = IMAGE_MANIFEST_TYPES | INDEX_TYPES | SCHEMA1_TYPES
 
 #: ``Accept`` header for manifest requests: without it registries fall back to schema 1 (or 404 for
 #: OCI content), so we list every type we can read.
@@ -81,13 +82,27 @@ class Platform:
 
 @dataclass(frozen=True)
 class Descriptor:
-    """A typed, sized, content-addressed reference to a blob or manifest."""
+    """A typed, sized, content-addressed reference to a blob or manifest.
+
+    Hashable, so a graph walk can keep the nodes it has visited in a set: the hash leaves out the
+    annotations (a dict), while equality still compares them.
+    """
 
     media_type: str
     digest: Digest
     size: int
     platform: Platform | None = None
-    annotations: Mapping[str, str] | None = None
+    annotations: Mapping[str, str] | None = field(default=None, hash=False)
+
+    @classmethod
+    def of_bytes(cls, media_type: str, content: bytes) -> Descriptor:
+        """The descriptor of ``content`` (sha256)."""
+        return cls(media_type, Digest.of_bytes(content), len(content))
+
+    @property
+    def is_manifest(self) -> bool:
+        """Whether this names a manifest or index (a registry keeps those apart from blobs)."""
+        return self.media_type in MANIFEST_TYPES
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,29 @@ def parse_manifest(content: bytes | str, content_type: str | None = None) -> Par
         _check_schema_version(data, 1, media_type)
         return _schema1_manifest(data, media_type)
     raise DXFUnsupportedSchemaType(media_type)
+
+
+def successors(content: bytes | str, content_type: str | None = None) -> tuple[Descriptor, ...]:
+    """The children of a manifest, in the order a copy should push them before the manifest itself.
+
+    An image manifest: its subject (when it has one), config and layers; an index: its manifests.
+    Content that appears twice is listed once, at its first place: python-dxf's manifests name
+    their first blob as the config too (with another media type, but the same digest). Schema 1
+    manifests carry no sizes, so they have no descriptors to give: :class:`DXFUnsupportedSchemaType`.
+    """
+    parsed = parse_manifest(content, content_type)
+    children: tuple[Descriptor, ...]
+    if isinstance(parsed, ImageManifest):
+        subject = (parsed.subject,) if parsed.subject is not None else ()
+        children = (*subject, parsed.config, *parsed.layers)
+    elif isinstance(parsed, ManifestIndex):
+        children = parsed.manifests
+    else:
+        raise DXFUnsupportedSchemaType(parsed.media_type)
+    first: dict[Digest, Descriptor] = {}
+    for child in children:
+        first.setdefault(child.digest, child)
+    return tuple(first.values())
 
 
 def platform_map(index: ManifestIndex) -> dict[str, Descriptor]:
