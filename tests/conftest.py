@@ -6,7 +6,8 @@
   ``expires_in: 3`` and really stop working 3 s after issue (its token server has
   ``strict_expiry`` on to cancel distribution 2.8's 60 s leeway on ``exp``);
 * ``registry_mtls``: a session-wide TLS registry that requires the harness client certificate;
-* ``repo_name``: a unique, valid repository name per test.
+* ``repo_name``: a unique, valid repository name per test;
+* ``exchanges``: what dxf sent during the test (:class:`harness.hooks.Exchanges`).
 
 The whole session runs with ``HOME``, ``DOCKER_CONFIG`` and ``XDG_RUNTIME_DIR`` pointing at empty
 temporary directories and without ``REGISTRY_AUTH_FILE``, so credentials a developer keeps in
@@ -25,6 +26,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from dxf.transport import observe
+from harness.hooks import Exchanges
 from harness.pki import PkiPaths, generate_pki
 from harness.registry import MODES, RegistryProcess, start_registry
 
@@ -120,3 +123,11 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     """``test/<sanitised test name>-<n>``: lowercase, only ``[a-z0-9-/]``, unique per test."""
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80].strip("-") or "t"
     return f"test/{base}-{next(_repo_counter)}"
+
+
+@pytest.fixture
+def exchanges() -> Iterator[Exchanges]:
+    """Every request dxf sends during the test, as :func:`dxf.transport.observe` reports it."""
+    recorder = Exchanges()
+    with observe(recorder):
+        yield recorder
