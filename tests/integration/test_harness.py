@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -415,12 +414,6 @@ def test_start_failure_is_loud(tmp_path: Path) -> None:
 
 
 # -- fault proxy ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
 
 
 def test_proxy_forwards_blob_get_and_upload(

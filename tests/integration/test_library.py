@@ -409,6 +409,7 @@ def test_quirky_token_answers(registry_token: RegistryProcess, repo_name: str) -
         server.omit_issued_at = False
 
 
+@pytest.mark.slow
 def test_three_second_tokens_never_surface_401(
     short_token_registry: RegistryProcess, repo_name: str, exchanges: Exchanges
 ) -> None:

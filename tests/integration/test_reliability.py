@@ -143,15 +143,10 @@ def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
 
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
-
-
 # -- 1. uploads cut at random offsets ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_push_resumes_after_cuts_at_random_offsets(
     registry_plain: RegistryProcess,
     proxy: FaultProxy,
@@ -230,6 +225,7 @@ def big_blob(
     return repo, digest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["to_file", "iterate"])
 def test_pull_resumes_after_cuts_at_random_offsets(
     how: str, big_blob: tuple[str, str], proxy: FaultProxy, tmp_path: Path
@@ -469,6 +465,7 @@ def test_a_burst_longer_than_the_retry_budget_fails_with_its_status(
 # -- 5. a token that expires during a long upload ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_token_expiring_during_a_long_upload(
     short_token_registry: RegistryProcess, repo_name: str, payload: bytes, tmp_path: Path
 ) -> None:

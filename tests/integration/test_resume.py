@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,6 @@ from harness.registry import RegistryProcess, harness_env
 
 MiB = 1024 * 1024
 SIZE = 24 * MiB
-
-
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
 
 
 @pytest.fixture
