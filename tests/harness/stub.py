@@ -65,9 +65,9 @@ class StubServer(LoopbackServer):
             def _reply(self, reply: Reply) -> None:
                 self.send_response(reply.status)
                 headers = dict(reply.headers)
-                streamed = not isinstance(reply.body, bytes)
-                if isinstance(reply.body, bytes):
-                    headers.setdefault("Content-Length", str(len(reply.body)))
+                body = reply.body
+                if isinstance(body, bytes):
+                    headers.setdefault("Content-Length", str(len(body)))
                 elif "Content-Length" not in headers:
                     headers["Transfer-Encoding"] = "chunked"
                 for name, value in headers.items():
@@ -76,11 +76,11 @@ class StubServer(LoopbackServer):
                 if self.command == "HEAD":
                     return
                 try:
-                    if not streamed:
-                        self.wfile.write(reply.body)  # type: ignore[arg-type]
+                    if isinstance(body, bytes):
+                        self.wfile.write(body)
                         return
                     chunked = headers.get("Transfer-Encoding") == "chunked"
-                    for chunk in reply.body:
+                    for chunk in body:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                     if chunked:
                         self.wfile.write(b"0\r\n\r\n")

@@ -72,8 +72,8 @@ def test_push_file_reports_progress_and_pulls_back(client: dxf.DXF, blob_file: P
     assert all(len(c) == 3 and c[0] == digest and c[2] == len(data) for c in calls)
     assert sum(len(c[1]) for c in calls) == len(data)
     assert b"".join(client.pull_blob(digest)) == data  # type: ignore[arg-type]
-    it, size = client.pull_blob(digest, size=True)  # type: ignore[misc]
-    assert size == len(data) and b"".join(it) == data
+    it, size = client.pull_blob(digest, size=True)
+    assert size == len(data) and b"".join(it) == data  # type: ignore[arg-type]
     assert b"".join(client.pull_blob(digest, chunk_size=7)) == data  # type: ignore[arg-type]
     assert client.blob_size(digest) == len(data)
 
@@ -207,8 +207,8 @@ def test_list_aliases_and_repos_follow_pagination(
     names = [f"tag{i}" for i in range(5)]
     for name in names:
         client.set_alias(name, digest)
-    assert sorted(client.list_aliases()) == names  # type: ignore[type-var]
-    assert sorted(client.list_aliases(batch_size=2)) == names  # type: ignore[type-var]
+    assert sorted(client.list_aliases()) == names
+    assert sorted(client.list_aliases(batch_size=2)) == names
     it = client.list_aliases(batch_size=2, iterate=True)
     assert not isinstance(it, list) and sorted(it) == names
     repos = make_base(registry).list_repos(batch_size=1)

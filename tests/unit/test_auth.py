@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -71,8 +72,7 @@ class _TokenRealm:
         body = {"token": f"t{len(self.asked)}", "expires_in": self.expires_in}
         response = requests.Response()
         response.status_code = 200
-        response._content = json.dumps(body).encode()
-        response._content_consumed = True
+        response.raw = io.BytesIO(json.dumps(body).encode())
         return response
 
 
