@@ -1,12 +1,13 @@
 # Two entry points for a fresh Debian machine with Python 3.10+:
 #   make demo   push/pull against a local registry this starts itself
 #   make test   ruff, mypy and the whole pytest suite against real registries
+#   make unit   the fast tests only (unit and integration, without those marked slow), for while you work
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck registry-bin bench-tools bench clean
+.PHONY: test unit demo lint typecheck registry-bin bench-tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +24,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 
+# mypy --strict on src/dxf and tests (the files listed in pyproject.toml): the tests hold to the same bar.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) registry-bin lint typecheck
 	$(BIN)/pytest -q
+
+unit: $(STAMP) registry-bin
+	$(BIN)/pytest -q -m "not slow"
 
 demo: $(STAMP) registry-bin
 	$(BIN)/python scripts/demo.py

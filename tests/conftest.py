@@ -6,7 +6,10 @@
   ``expires_in: 3`` and really stop working 3 s after issue (its token server has
   ``strict_expiry`` on to cancel distribution 2.8's 60 s leeway on ``exp``);
 * ``registry_mtls``: a session-wide TLS registry that requires the harness client certificate;
-* ``repo_name``: a unique, valid repository name per test.
+* ``repo_name``: a unique, valid repository name per test;
+* ``proxy``: a :class:`harness.proxy.FaultProxy` in front of ``registry_plain``, per test;
+* ``clean_dxf_environment``: no ``DXF_*`` variables in ``os.environ`` during the test;
+* ``exchanges``: what dxf sent during the test (:class:`harness.hooks.Exchanges`).
 
 The whole session runs with ``HOME``, ``DOCKER_CONFIG`` and ``XDG_RUNTIME_DIR`` pointing at empty
 temporary directories and without ``REGISTRY_AUTH_FILE``, so credentials a developer keeps in
@@ -18,6 +21,7 @@ A registry that cannot start raises (the test errors loudly); nothing is ever sk
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +29,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from dxf.transport import observe
+from harness.hooks import Exchanges
 from harness.pki import PkiPaths, generate_pki
+from harness.proxy import FaultProxy
 from harness.registry import MODES, RegistryProcess, start_registry
 
 _repo_counter = itertools.count(1)
@@ -120,3 +127,27 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     """``test/<sanitised test name>-<n>``: lowercase, only ``[a-z0-9-/]``, unique per test."""
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:80].strip("-") or "t"
     return f"test/{base}-{next(_repo_counter)}"
+
+
+@pytest.fixture
+def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the plain registry, for one test."""
+    with FaultProxy("127.0.0.1", registry_plain.port) as p:
+        yield p
+
+
+@pytest.fixture
+def clean_dxf_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``DXF_*`` or CA-bundle variable left in ``os.environ``: the command and ``doit`` must use
+    the environment they are given (use with ``pytestmark = pytest.mark.usefixtures(...)``)."""
+    for key in list(os.environ):
+        if key.startswith("DXF_") or key in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def exchanges() -> Iterator[Exchanges]:
+    """Every request dxf sends during the test, as :func:`dxf.transport.observe` reports it."""
+    recorder = Exchanges()
+    with observe(recorder):
+        yield recorder

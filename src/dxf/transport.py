@@ -13,15 +13,21 @@ caller should have to remember:
   S3 store), and a blob read carries no secret to another origin and is verified against its digest.
 * **TLS** verification is on unless the caller turned it off; ``REQUESTS_CA_BUNDLE`` is honoured when
   verification is simply ``True`` (requests merges it from the environment).
+
+Every request that gets an answer, and every one that fails without one, is reported to the observers
+registered with :func:`observe` as an :class:`Exchange`, with credentials redacted: a window on the
+wire for logging, metrics and tests that does not need the session itself.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
@@ -130,6 +136,90 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
+#: Request headers whose values are secrets: observers see only their scheme (``Bearer <redacted>``).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request on the wire and what came of it, as :func:`observe` reports it.
+
+    Redirect hops and retries are separate exchanges. Nothing secret is kept: ``url`` is
+    :func:`redact_url`'s (no query, no userinfo: presigned URLs and upload state live there) and
+    ``request_headers`` hold the headers as sent, with :data:`SECRET_HEADERS` reduced to their scheme.
+    """
+
+    method: str
+    url: str
+    #: The answer's status; ``None`` when none came (connection failure, timeout: see ``error``).
+    status: int | None
+    request_headers: Mapping[str, str]
+    #: The exception's class name when the request got no answer, else ``None``.
+    error: str | None = None
+
+
+Observer = Callable[[Exchange], None]
+
+_observers: tuple[Observer, ...] = ()
+_observers_lock = threading.Lock()
+
+
+@contextmanager
+def observe(observer: Observer) -> Iterator[Observer]:
+    """Call ``observer`` with an :class:`Exchange` for every request any dxf client in this process
+    sends while the ``with`` block runs.
+
+    Process-wide, like :mod:`logging`, so that clients a caller never sees (``DXF.from_base``, the
+    command's) are covered too; filter on ``url`` to watch one registry. The observer runs in the
+    thread that sent the request (parallel transfers use several), as soon as the answer's head has
+    arrived; it should be quick and must be thread-safe. An exception it raises propagates to the
+    caller of the dxf method, as the request's own failure would.
+    """
+    global _observers
+    with _observers_lock:
+        _observers = (*_observers, observer)
+    try:
+        yield observer
+    finally:
+        with _observers_lock:
+            remaining = list(_observers)
+            remaining.remove(observer)
+            _observers = tuple(remaining)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with each secret value replaced by its scheme (the word before the first space)."""
+    return {
+        name: _redacted_value(value) if name.lower() in SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+def _redacted_value(value: str) -> str:
+    scheme, sep, _secret = value.partition(" ")
+    return f"{scheme} {REDACTED}" if sep else REDACTED
+
+
+def _report(build: Callable[..., Exchange], *args: Any) -> None:
+    """Hand ``build(*args)`` to the observers; built only when someone is watching."""
+    observers = _observers
+    if not observers:
+        return
+    seen = build(*args)
+    for observer in observers:
+        observer(seen)
+
+
+def _answered(method: str, url: str, response: requests.Response) -> Exchange:
+    sent = response.request.headers if response.request is not None else {}
+    return Exchange(method, redact_url(url), response.status_code, redact_headers(sent))
+
+
+def _unanswered(method: str, url: str, headers: Mapping[str, str], error: BaseException) -> Exchange:
+    return Exchange(method, redact_url(url), None, redact_headers(headers), type(error).__name__)
+
+
 class Transport:
     """One pooled session plus the retry, redirect and TLS rules above; safe to share between threads.
 
@@ -232,7 +322,7 @@ class Transport:
         home = url
         for _ in range(MAX_REDIRECTS + 1):
             cookies = same_origin(home, url)  # the session's cookies are the registry's only
-            response = self._send_once(method, url, sent_headers, params, data, stream, cookies)
+            response = self._send_observed(method, url, sent_headers, params, data, stream, cookies)
             location = response.headers.get("Location")
             if not (follow_redirects and response.is_redirect and location):
                 return response
@@ -246,6 +336,29 @@ class Transport:
                 method, data = "GET", None
             url, params = target, None
         raise requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+    def _send_observed(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        params: Mapping[str, Any] | None,
+        data: Any,
+        stream: bool,
+        cookies: bool,
+    ) -> requests.Response:
+        """:meth:`_send_once`, reported to the :func:`observe` observers."""
+        try:
+            response = self._send_once(method, url, headers, params, data, stream, cookies)
+        except Exception as error:
+            _report(_unanswered, method, url, headers, error)
+            raise
+        try:
+            _report(_answered, method, url, response)
+        except BaseException:
+            response.close()
+            raise
+        return response
 
     def _send_once(
         self,

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from harness.loopback import LoopbackServer, ReadHandler
 
 __all__ = ["BEHAVIOURS", "BlobServer"]
 
@@ -25,7 +25,7 @@ BEHAVIOURS = ("gzip", "chunked", "forever", "plain")
 _PIECE = 64 * 1024
 
 
-class BlobServer:
+class BlobServer(LoopbackServer):
     """One blob behind a misbehaving HTTP server; use as a context manager."""
 
     def __init__(self, blob: bytes, behaviour: str) -> None:
@@ -36,43 +36,19 @@ class BlobServer:
         self.digest = "sha256:" + hashlib.sha256(blob).hexdigest()
         #: (method, path, headers) of every request, in order of arrival.
         self.seen: list[tuple[str, str, dict[str, str]]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     def blob_requests(self) -> list[tuple[str, dict[str, str]]]:
         """(method, headers) of the requests for the blob."""
         return [(method, headers) for method, path, headers in self.seen if "/blobs/" in path]
 
-    def __enter__(self) -> BlobServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(ReadHandler):
+            seen = server.seen
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_HEAD(self) -> None:
-                self._answer(body=False)
-
-            def do_GET(self) -> None:
-                self._answer(body=True)
-
-            def _answer(self, *, body: bool) -> None:
-                server.seen.append((self.command, self.path, dict(self.headers.items())))
+            def answer(self, *, body: bool) -> None:
                 if self.path == "/v2/":
                     self._send_plain(200, b"{}")
                 elif self.path.endswith(f"/blobs/{server.digest}"):

@@ -1,26 +1,40 @@
-"""Test hooks on a dxf client's transport: see or steer the requests it sends, without mocking."""
+"""What a dxf client sent, seen through the public observer (:func:`dxf.transport.observe`).
+
+The ``exchanges`` fixture (tests/conftest.py) records every request dxf makes during a test; a test
+reads the ones sent to the host it cares about. Steering requests (refusing the 4th PATCH, say) is the
+fault proxy's job (:meth:`harness.proxy.FaultProxy.inject_status` with ``method``/``skip``), so no test
+needs to reach into a client.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from urllib.parse import urlsplit
 
-import requests
-
-from harness.proxy import FaultProxy
+from dxf.transport import Exchange
 
 
-def inject_on_patch(client: Any, proxy: FaultProxy, *, number: int, status: int) -> None:
-    """Have ``proxy`` answer the client's ``number``-th PATCH with ``status`` (the registry never sees
-    it): the fault is armed just before that request goes out."""
-    send = client._transport.send
-    patches = 0
+class Exchanges:
+    """A thread-safe record of exchanges (parallel transfers report from several threads)."""
 
-    def arming(method: str, url: str, **kwargs: Any) -> requests.Response:
-        nonlocal patches
-        if method == "PATCH":
-            patches += 1
-            if patches == number:
-                proxy.inject_status(status, times=1)
-        return send(method, url, **kwargs)  # type: ignore[no-any-return]
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[Exchange] = []
 
-    client._transport.send = arming
+    def __call__(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._seen.append(exchange)
+
+    def clear(self) -> None:
+        """Forget what was recorded so far (a test's setup requests, say)."""
+        with self._lock:
+            self._seen.clear()
+
+    def to(self, host: str) -> list[Exchange]:
+        """The exchanges with ``host`` (``127.0.0.1:PORT``), in the order their answers came."""
+        with self._lock:
+            return [e for e in self._seen if urlsplit(e.url).netloc == host]
+
+    def calls(self, host: str) -> list[tuple[str, str, int | None]]:
+        """(method, URL without query, status) of each exchange with ``host``."""
+        return [(e.method, e.url, e.status) for e in self.to(host)]

@@ -8,7 +8,8 @@ body) just far enough to find where each message starts, which allows two things
 * :meth:`FaultProxy.inject_status` answers the next request(s) itself, on whatever
   connection they arrive (new or kept alive): the request head and body are read and
   dropped, the canned response is sent with ``Connection: close`` and the connection is
-  closed;
+  closed. With ``method`` only requests of that method count, and ``skip`` lets that many
+  of them through first ("answer the 4th PATCH with 503");
 * ``Location`` headers of *response heads* naming the target's ``host:port`` are rewritten
   to the proxy's, so redirects and upload URLs keep going through the proxy. (The
   distribution registry builds absolute ``Location`` URLs from the request's ``Host``
@@ -83,6 +84,11 @@ class _InjectRule:
     retry_after: int | float | str | None
     body: bytes | None
     headers: tuple[tuple[str, str], ...]
+    method: str | None = None
+    skip: int = 0
+
+    def matches(self, method: str) -> bool:
+        return self.method is None or self.method == method
 
 
 class _Framer:
@@ -213,6 +219,10 @@ class _Framer:
             self.state = "raw"  # delimited by the connection closing
 
 
+def _request_method(head: bytes) -> str:
+    return head.split(b" ", 1)[0].decode("latin-1").upper()
+
+
 class _Cut(Exception):
     pass
 
@@ -328,7 +338,7 @@ class _Connection:
                     break
                 for kind, chunk in framer.feed(data):
                     if kind == "head" and injecting is None:
-                        injecting = self.proxy._claim_injection()
+                        injecting = self.proxy._claim_injection(_request_method(chunk))
                     if injecting is not None:
                         if kind == "end":
                             self._answer(injecting)
@@ -513,18 +523,23 @@ class FaultProxy:
         *,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        method: str | None = None,
+        skip: int = 0,
     ) -> None:
         """Answer the next ``times`` HTTP requests with ``status`` instead of forwarding them.
 
         ``retry_after`` adds a ``Retry-After`` header; the default body is a registry-style
-        JSON error. Each injected response closes its connection.
+        JSON error. Each injected response closes its connection. ``method`` limits the rule
+        to requests of that method; ``skip`` forwards that many matching requests untouched
+        before the rule answers (the client's own request order, not a test's timing, decides).
         """
-        if times < 1:
-            raise ValueError("times must be >= 1")
+        if times < 1 or skip < 0:
+            raise ValueError("times must be >= 1 and skip >= 0")
+        rule = _InjectRule(
+            status, times, retry_after, body, tuple((headers or {}).items()), method and method.upper(), skip
+        )
         with self._lock:
-            self._inject_rules.append(
-                _InjectRule(status, times, retry_after, body, tuple((headers or {}).items()))
-            )
+            self._inject_rules.append(rule)
 
     def reset_faults(self) -> None:
         """Drop all pending (not yet triggered) faults."""
@@ -632,14 +647,18 @@ class FaultProxy:
         with self._lock:
             self.stalls += 1
 
-    def _claim_injection(self) -> _InjectRule | None:
+    def _claim_injection(self, method: str) -> _InjectRule | None:
+        """The first pending rule for a request of ``method``, if it answers this one."""
         with self._lock:
-            if not self._inject_rules:
+            rule = next((r for r in self._inject_rules if r.matches(method)), None)
+            if rule is None:
                 return None
-            rule = self._inject_rules[0]
+            if rule.skip:
+                rule.skip -= 1
+                return None
             rule.times -= 1
             if rule.times == 0:
-                self._inject_rules.pop(0)
+                self._inject_rules.remove(rule)
             return rule
 
     def _claim_corruption(self) -> _CorruptRule | None:

@@ -9,37 +9,23 @@ request (``seen``). Point distribution's ``redirect`` storage middleware at :att
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from harness.loopback import LoopbackServer, ReadHandler
 
 __all__ = ["StorageServer"]
 
 
-class StorageServer:
+class StorageServer(LoopbackServer):
     """Serve ``root``'s files over plain HTTP and log what each request carried; a context manager."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         #: (method, path with query, headers) of every request, in order of arrival.
         self.seen: list[tuple[str, str, dict[str, str]]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
-
-    def __enter__(self) -> StorageServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def _file(self, request_path: str) -> Path | None:
         """The file a request names, if it is one under ``root``."""
@@ -49,20 +35,10 @@ class StorageServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         storage = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        class Handler(ReadHandler):
+            seen = storage.seen
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_HEAD(self) -> None:
-                self._answer(body=False)
-
-            def do_GET(self) -> None:
-                self._answer(body=True)
-
-            def _answer(self, *, body: bool) -> None:
-                storage.seen.append((self.command, self.path, dict(self.headers.items())))
+            def answer(self, *, body: bool) -> None:
                 path = storage._file(self.path)
                 data = path.read_bytes() if path is not None else b""
                 self.send_response(200 if path is not None else 404)

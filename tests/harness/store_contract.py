@@ -63,6 +63,7 @@ class StoreContract:
     @pytest.mark.parametrize("change", ["digest", "longer", "shorter"])
     def test_push_that_does_not_match_keeps_nothing(self, store: Store, change: str) -> None:
         desc, data = blob()
+        error: type[Exception]
         if change == "digest":
             sent, error = data[:-1] + bytes([data[-1] ^ 1]), DXFDigestMismatchError
         elif change == "longer":

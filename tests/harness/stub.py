@@ -13,8 +13,9 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from harness.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -35,52 +36,24 @@ class Reply:
 Answer = Callable[[StubRequest], Reply]
 
 
-class StubServer:
+class StubServer(LoopbackServer):
     """``with StubServer(answer) as server:`` serves on ``server.host`` (``127.0.0.1:<port>``); with
     ``tls=(certificate, key)`` (e.g. the harness PKI's server pair) over HTTPS."""
 
     def __init__(self, answer: Answer, tls: tuple[str, str] | None = None) -> None:
         self.seen: list[StubRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(answer))
-        self._server.daemon_threads = True
-        if tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*tls)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler_class(answer), tls)
 
     def headers_seen(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive) the server received."""
         with self._lock:
             return [v for r in self.seen for k, v in r.headers.items() if k.lower() == name.lower()]
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> StubServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _handler_class(self, answer: Answer) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -92,9 +65,9 @@ class StubServer:
             def _reply(self, reply: Reply) -> None:
                 self.send_response(reply.status)
                 headers = dict(reply.headers)
-                streamed = not isinstance(reply.body, bytes)
-                if isinstance(reply.body, bytes):
-                    headers.setdefault("Content-Length", str(len(reply.body)))
+                body = reply.body
+                if isinstance(body, bytes):
+                    headers.setdefault("Content-Length", str(len(body)))
                 elif "Content-Length" not in headers:
                     headers["Transfer-Encoding"] = "chunked"
                 for name, value in headers.items():
@@ -103,11 +76,11 @@ class StubServer:
                 if self.command == "HEAD":
                     return
                 try:
-                    if not streamed:
-                        self.wfile.write(reply.body)  # type: ignore[arg-type]
+                    if isinstance(body, bytes):
+                        self.wfile.write(body)
                         return
                     chunked = headers.get("Transfer-Encoding") == "chunked"
-                    for chunk in reply.body:
+                    for chunk in body:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                     if chunked:
                         self.wfile.write(b"0\r\n\r\n")

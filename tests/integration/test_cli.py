@@ -131,12 +131,7 @@ def usage_fails(argv: list[str], env: dict[str, str], message: str) -> Result:
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _clean_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """doit must use the environment it is given: nothing useful is left in os.environ."""
-    for key in list(os.environ):
-        if key.startswith("DXF_") or key in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_dxf_environment")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,25 +34,12 @@ from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, free_port, harness_env
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _clean_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command must use the environment it is given: no DXF_* left in os.environ."""
-    for key in list(os.environ):
-        if key.startswith("DXF_") or key in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_dxf_environment")
 
 
 @pytest.fixture
 def env(registry_plain: RegistryProcess) -> dict[str, str]:
     return harness_env(registry_plain)
-
-
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
 
 
 @pytest.fixture

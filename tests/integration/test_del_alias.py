@@ -14,17 +14,17 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 import dxf
 from dxf import exceptions as ex
 from dxf.digest import Digest
 from dxf.manifest import DOCKER_MANIFEST_V2, make_dxf_manifest
+from harness.hooks import Exchanges
 from harness.registry import RegistryProcess
 from harness.stub import Reply, StubRequest, StubServer
 
@@ -112,21 +112,8 @@ def test_del_alias_by_digest_deletes_the_manifest(spec_registry: tuple[SpecRegis
     assert registry.manifests == {} and registry.tags == {}
 
 
-def _record_calls(client: dxf.DXFBase) -> list[tuple[str, str, int]]:
-    calls: list[tuple[str, str, int]] = []
-    original: Callable[..., requests.Response] = client._transport.send
-
-    def send(method: str, url: str, **kwargs: Any) -> requests.Response:
-        response = original(method, url, **kwargs)
-        calls.append((method, url, response.status_code))
-        return response
-
-    client._transport.send = send  # type: ignore[method-assign]
-    return calls
-
-
 def test_distribution_cannot_delete_a_tag_so_other_aliases_go_too(
-    registry_plain: RegistryProcess, repo_name: str
+    registry_plain: RegistryProcess, repo_name: str, exchanges: Exchanges
 ) -> None:
     """The documented fallback: distribution 2.8.2 answers 400 to a tag DELETE; the manifest is then
     deleted by digest, and the other alias on it disappears with it."""
@@ -135,8 +122,9 @@ def test_distribution_cannot_delete_a_tag_so_other_aliases_go_too(
     client.set_alias("a", digest)
     client.set_alias("b", digest)
     client.set_alias("other", client.push_blob(data=[b"x"], digest=dxf.hash_bytes(b"x")))
-    calls = _record_calls(client)
+    exchanges.clear()
     assert client.del_alias("a") == [digest]
+    calls = exchanges.calls(registry_plain.host)
     deletes = [(url.rsplit("/", 1)[1], status) for method, url, status in calls if method == "DELETE"]
     assert deletes[0] == ("a", 400)
     assert deletes[1][0].startswith("sha256:") and deletes[1][1] == 202

@@ -36,8 +36,8 @@ def test_a_compressed_response_verifies_everywhere(
     client = dxf.DXF(gzipping.host, "team/data", insecure=True, retries=0)
     digest = gzipping.digest
     assert b"".join(client.pull_blob(digest)) == BLOB  # type: ignore[arg-type]
-    chunks, size = client.pull_blob(digest, size=True)  # type: ignore[misc]
-    assert b"".join(chunks) == BLOB and size is None  # the only length on offer is the compressed one
+    chunks, size = client.pull_blob(digest, size=True)
+    assert b"".join(chunks) == BLOB and size is None  # type: ignore[arg-type]  # the only length on offer is the compressed one
     assert client.pull_blob_to_file(digest, str(tmp_path / "f")) == len(BLOB)
     assert (tmp_path / "f").read_bytes() == BLOB
     [path] = client.pull_blobs([digest], str(tmp_path / "d"))
@@ -73,10 +73,10 @@ def big_blob(registry_plain: RegistryProcess, repo_name: str) -> tuple[dxf.DXF, 
 
 def test_pull_blob_yields_8192_byte_chunks_by_default(big_blob: tuple[dxf.DXF, str, bytes]) -> None:
     client, digest, data = big_blob
-    chunks = list(client.pull_blob(digest))  # type: ignore[call-overload]
+    chunks: list[bytes] = list(client.pull_blob(digest))  # type: ignore[arg-type]
     assert b"".join(chunks) == data
     assert all(len(chunk) == 8192 for chunk in chunks[:-1]) and 0 < len(chunks[-1]) <= 8192
-    bigger = list(client.pull_blob(digest, chunk_size=1024 * 1024))  # type: ignore[call-overload]
+    bigger: list[bytes] = list(client.pull_blob(digest, chunk_size=1024 * 1024))  # type: ignore[arg-type]
     assert len(bigger[0]) == 1024 * 1024
 
 

@@ -311,7 +311,7 @@ def test_chunked_response_without_length_on_a_stdout_pull(capsysbinary: pytest.C
         env = {"DXF_HOST": server.host, "DXF_INSECURE": "1"}
         assert doit(["pull-blob", "team/data", server.digest], env) == 0
         assert capsysbinary.readouterr().out == blob
-        chunks, size = _client(server.host, "team/data").pull_blob(server.digest, size=True)  # type: ignore[misc]
+        chunks, size = _client(server.host, "team/data").pull_blob(server.digest, size=True)
         assert size is None and b"".join(chunks) == blob
 
 

@@ -7,7 +7,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -417,12 +416,6 @@ def test_start_failure_is_loud(tmp_path: Path) -> None:
 # -- fault proxy ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
-
-
 def test_proxy_forwards_blob_get_and_upload(
     proxy: FaultProxy, registry_plain: RegistryProcess, repo_name: str
 ) -> None:
@@ -523,3 +516,17 @@ def test_inject_status_429_with_retry_after(proxy: FaultProxy, repo_name: str) -
         assert response.status_code == 503 and "Retry-After" not in response.headers
     assert proxy.injected == 3
     assert requests.get(f"{proxy.url}/v2/", timeout=TIMEOUT).status_code == 200
+
+
+def test_inject_status_for_one_method_skips_the_first_matches(proxy: FaultProxy, repo_name: str) -> None:
+    """``method``/``skip``: the third DELETE is answered with 503; GETs and the first two DELETEs
+    pass through to the registry (which answers them itself), whatever comes in between."""
+    proxy.inject_status(503, method="delete", skip=2)
+    url = f"{proxy.url}/v2/{repo_name}/manifests/sha256:{'0' * 64}"
+    with requests.Session() as session:
+        answers = [session.delete(url, timeout=TIMEOUT).status_code for _ in range(2)]
+        assert session.get(f"{proxy.url}/v2/", timeout=TIMEOUT).status_code == 200
+        assert proxy.injected == 0 and proxy.pending_faults == 1
+        assert session.delete(url, timeout=TIMEOUT).status_code == 503
+        assert 503 not in answers and proxy.injected == 1 and proxy.pending_faults == 0
+        assert session.delete(url, timeout=TIMEOUT).status_code == answers[0]

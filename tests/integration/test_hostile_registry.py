@@ -60,9 +60,9 @@ def test_tags_link_back_with_batch_size_stops() -> None:
     with StubServer(_looping(first, f"/v2/{REPO}/tags/list?n=2&last=b", "tags")) as server:
         client = dxf.DXF(server.host, REPO, insecure=True)
         it = client.list_aliases(batch_size=2, iterate=True)
-        assert next(iter(it)) == "item1-1"  # type: ignore[call-overload]
+        assert next(iter(it)) == "item1-1"
         with pytest.raises(ex.DXFProtocolError):
-            list(it)  # type: ignore[call-overload]
+            list(it)
         assert len(server.seen) == 2
 
 

@@ -33,7 +33,7 @@ import requests
 
 import dxf
 from dxf.exceptions import DXFDigestMismatchError, DXFHTTPError
-from harness.hooks import inject_on_patch
+from harness.hooks import Exchanges
 from harness.proxy import FaultProxy
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, start_registry
 
@@ -134,34 +134,26 @@ def _registry_errors(registry: RegistryProcess, limit: int = 8) -> str:
     return "\n".join(picked[-limit:]) or "(no errors logged)"
 
 
-def _record_requests(client: dxf.DXF) -> list[tuple[str, str]]:
-    """Record (method, "upload" or "other") for every request the client sends."""
-    calls: list[tuple[str, str]] = []
-    send = client._transport.send
-
-    def recording(method: str, url: str, **kwargs: object) -> requests.Response:
-        calls.append((method, "upload" if "/blobs/uploads/" in url else "other"))
-        return send(method, url, **kwargs)  # type: ignore[arg-type]
-
-    client._transport.send = recording  # type: ignore[method-assign]
-    return calls
+def _requests(exchanges: Exchanges, host: str) -> list[tuple[str, str]]:
+    """(method, "upload" or "other") for every request sent to ``host``."""
+    return [(e.method, "upload" if "/blobs/uploads/" in e.url else "other") for e in exchanges.to(host)]
 
 
 def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
 
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
-
-
 # -- 1. uploads cut at random offsets ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_push_resumes_after_cuts_at_random_offsets(
-    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+    registry_plain: RegistryProcess,
+    proxy: FaultProxy,
+    repo_name: str,
+    payload: bytes,
+    tmp_path: Path,
+    exchanges: Exchanges,
 ) -> None:
     """20 pushes of 64 MiB (a resumable PATCH), each cut once upstream at a random offset.
 
@@ -177,7 +169,6 @@ def test_push_resumes_after_cuts_at_random_offsets(
     path.write_bytes(payload)
     direct = _plain_client(registry_plain.host, repo_name)
     client = _plain_client(proxy.host, repo_name)
-    calls = _record_requests(client)
     body = memoryview(payload)[8:]
     for i in range(PUSH_CUTS):
         header = rng.getrandbits(64).to_bytes(8, "big")  # a fresh blob each time
@@ -191,7 +182,7 @@ def test_push_resumes_after_cuts_at_random_offsets(
         slack = SLACK_RST if hard else SLACK_FIN
         where = f"seed={seed} push #{i}: cut ({'RST' if hard else 'FIN'}) after {offset} bytes upstream"
         sent_before, cuts_before = proxy.bytes_upstream, proxy.cuts
-        calls.clear()
+        exchanges.clear()
 
         proxy.cut_after(offset, "upstream", hard=hard)
         try:
@@ -213,6 +204,7 @@ def test_push_resumes_after_cuts_at_random_offsets(
         assert _pulled(direct, digest) == (expected, BIG), where
         resent = proxy.bytes_upstream - sent_before - BIG
         assert resent < offset + slack, f"{where}: {resent} bytes resent: more than one restart's worth"
+        calls = _requests(exchanges, proxy.host)
         assert ("GET", "upload") in calls, f"{where}: the client never asked the session what it holds"
         assert calls.count(("POST", "upload")) <= 2, f"{where}: more than one restart: {calls}"
 
@@ -233,6 +225,7 @@ def big_blob(
     return repo, digest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["to_file", "iterate"])
 def test_pull_resumes_after_cuts_at_random_offsets(
     how: str, big_blob: tuple[str, str], proxy: FaultProxy, tmp_path: Path
@@ -324,7 +317,12 @@ def test_chunked_push_survives_a_registry_restart(repo_name: str, payload: bytes
 
 
 def test_chunked_push_resumes_in_place_after_a_refused_patch(
-    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+    registry_plain: RegistryProcess,
+    proxy: FaultProxy,
+    repo_name: str,
+    payload: bytes,
+    tmp_path: Path,
+    exchanges: Exchanges,
 ) -> None:
     """64 MiB in 8 MiB PATCHes; the proxy answers the 4th PATCH with 503 before the registry sees it.
     The session stays consistent, so the client continues *in the same session* from the 24 MiB the
@@ -333,10 +331,10 @@ def test_chunked_push_resumes_in_place_after_a_refused_patch(
     path.write_bytes(payload)
     client = _plain_client(proxy.host, repo_name, upload_chunk_size=8 * MiB)
     delays = _record_sleeps(client)
-    calls = _record_requests(client)
-    inject_on_patch(client, proxy, number=4, status=503)
+    proxy.inject_status(503, method="PATCH", skip=3)
     sent_before = proxy.bytes_upstream
     digest = client.push_blob(str(path), check_exists=False)
+    calls = _requests(exchanges, proxy.host)
     assert digest == _sha256(payload)
     assert proxy.injected == 1 and len(delays) == 1
     assert calls.count(("POST", "upload")) == 1, calls
@@ -346,7 +344,7 @@ def test_chunked_push_resumes_in_place_after_a_refused_patch(
 
 
 def test_stream_push_resumes_in_place_across_a_registry_restart(
-    repo_name: str, payload: bytes, tmp_path: Path
+    repo_name: str, payload: bytes, tmp_path: Path, exchanges: Exchanges
 ) -> None:
     """A stdin-style push (8 MiB PATCHes) whose registry is restarted between two PATCHes: the upload
     URL, signed with the unchanged ``http.secret``, still names the session, so the push continues in
@@ -354,7 +352,6 @@ def test_stream_push_resumes_in_place_across_a_registry_restart(
     registry = start_registry("plain", tmp_path / "registry")
     try:
         client = _plain_client(registry.host, repo_name)
-        calls = _record_requests(client)
         pid_before = registry.pid
         streamed = 0
 
@@ -365,6 +362,7 @@ def test_stream_push_resumes_in_place_across_a_registry_restart(
                 registry.restart()
 
         digest = client.push_stream(io.BytesIO(payload), progress)
+        calls = _requests(exchanges, registry.host)
         assert registry.pid != pid_before and registry.running
         assert digest == _sha256(payload)
         assert calls.count(("POST", "upload")) == 1, calls
@@ -375,16 +373,21 @@ def test_stream_push_resumes_in_place_across_a_registry_restart(
 
 
 def test_a_registry_refusing_patch_gets_one_put(
-    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+    registry_plain: RegistryProcess,
+    proxy: FaultProxy,
+    repo_name: str,
+    payload: bytes,
+    tmp_path: Path,
+    exchanges: Exchanges,
 ) -> None:
     """A registry that answers the first PATCH with 405 (no chunked uploads) gets the file in one
     monolithic ``PUT ?digest=`` in a new session instead, and the push succeeds."""
     path = tmp_path / "blob"
     path.write_bytes(payload[: 20 * MiB])
     client = _plain_client(proxy.host, repo_name)
-    calls = _record_requests(client)
-    inject_on_patch(client, proxy, number=1, status=405)
+    proxy.inject_status(405, method="PATCH")
     digest = client.push_blob(str(path), check_exists=False)
+    calls = _requests(exchanges, proxy.host)
     assert digest == _sha256(payload[: 20 * MiB])
     assert proxy.injected == 1
     assert calls.count(("PATCH", "upload")) == 1 and calls.count(("POST", "upload")) == 2, calls
@@ -462,6 +465,7 @@ def test_a_burst_longer_than_the_retry_budget_fails_with_its_status(
 # -- 5. a token that expires during a long upload ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_token_expiring_during_a_long_upload(
     short_token_registry: RegistryProcess, repo_name: str, payload: bytes, tmp_path: Path
 ) -> None:
@@ -666,7 +670,12 @@ def test_push_stream_cut_mid_chunk_fails_clearly_without_replaying_the_patch(
 
 
 def test_existing_large_blob_is_not_uploaded_again(
-    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, payload: bytes, tmp_path: Path
+    registry_plain: RegistryProcess,
+    proxy: FaultProxy,
+    repo_name: str,
+    payload: bytes,
+    tmp_path: Path,
+    exchanges: Exchanges,
 ) -> None:
     """A large file is hashed while its upload starts; when the registry already has the blob, the
     upload is abandoned and its session cancelled (never closed with a PUT), and the caller's progress
@@ -676,9 +685,10 @@ def test_existing_large_blob_is_not_uploaded_again(
     path.write_bytes(payload)
     client = _plain_client(proxy.host, repo_name)
     digest = client.push_blob(str(path))
-    calls = _record_requests(client)
+    exchanges.clear()
     progress: list[int] = []
     assert client.push_blob(str(path), lambda _d, chunk, _t: progress.append(len(chunk))) == digest
+    calls = _requests(exchanges, proxy.host)
     assert progress == []
     assert ("PUT", "upload") not in calls
     if ("POST", "upload") in calls:  # the upload had started: its session was cancelled

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,12 @@ import dxf
 from dxf.digest import Digest
 from dxf.download import partial_path
 from dxf.main import run_command
-from harness.hooks import inject_on_patch
+from harness.hooks import Exchanges
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, harness_env
 
 MiB = 1024 * 1024
 SIZE = 24 * MiB
-
-
-@pytest.fixture
-def proxy(registry_plain: RegistryProcess) -> Iterator[FaultProxy]:
-    with FaultProxy("127.0.0.1", registry_plain.port) as p:
-        yield p
 
 
 @pytest.fixture
@@ -120,22 +113,13 @@ def test_cli_resume(
 # -- uploads continued by a later run --------------------------------------------------------------
 
 
-def _counting(client: dxf.DXF) -> list[str]:
-    """Record the method of every request the client sends to an upload URL."""
-    methods: list[str] = []
-    send = client._transport.send
-
-    def recording(method: str, url: str, **kwargs: object) -> requests.Response:
-        if "/blobs/uploads/" in url:
-            methods.append(method)
-        return send(method, url, **kwargs)  # type: ignore[arg-type]
-
-    client._transport.send = recording  # type: ignore[method-assign]
-    return methods
+def _upload_methods(exchanges: Exchanges, host: str) -> list[str]:
+    """The method of every request sent to an upload URL on ``host``."""
+    return [e.method for e in exchanges.to(host) if "/blobs/uploads/" in e.url]
 
 
 def test_failed_upload_is_continued_by_a_later_run(
-    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, tmp_path: Path
+    registry_plain: RegistryProcess, proxy: FaultProxy, repo_name: str, tmp_path: Path, exchanges: Exchanges
 ) -> None:
     """8 MiB PATCHes, no retries: the 4th PATCH is refused (503) and the push fails, leaving its session
     in the journal. The next call with ``resume`` takes the session up where the registry stands (24 MiB)
@@ -145,7 +129,7 @@ def test_failed_upload_is_continued_by_a_later_run(
     path.write_bytes(data)
     state = tmp_path / "state"
     first = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
-    inject_on_patch(first, proxy, number=4, status=503)
+    proxy.inject_status(503, method="PATCH", skip=3)
     with pytest.raises(dxf.exceptions.DXFHTTPError) as info:
         first.push_blob(str(path), resume=True, state_dir=str(state))
     assert info.value.status_code == 503
@@ -155,9 +139,10 @@ def test_failed_upload_is_continued_by_a_later_run(
         _client(registry_plain.host, repo_name, retries=0).blob_size(digest)
 
     second = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
-    methods = _counting(second)
+    exchanges.clear()
     before = proxy.bytes_upstream
     assert second.push_blob(str(path), resume=True, state_dir=str(state)) == digest
+    methods = _upload_methods(exchanges, proxy.host)
     assert methods.count("POST") == 0 and methods.count("PATCH") == 5, methods
     assert proxy.bytes_upstream - before < 40 * MiB + MiB
     assert os.listdir(state) == []
@@ -165,16 +150,15 @@ def test_failed_upload_is_continued_by_a_later_run(
 
 
 def test_without_resume_a_failed_upload_is_cancelled(
-    proxy: FaultProxy, repo_name: str, tmp_path: Path
+    proxy: FaultProxy, repo_name: str, tmp_path: Path, exchanges: Exchanges
 ) -> None:
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(20 * MiB))
     client = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, upload_chunk_size=8 * MiB)
-    methods = _counting(client)
-    inject_on_patch(client, proxy, number=2, status=503)
+    proxy.inject_status(503, method="PATCH", skip=1)
     with pytest.raises(dxf.exceptions.DXFHTTPError):
         client.push_blob(str(path), check_exists=False)
-    assert methods[-1] == "DELETE"
+    assert _upload_methods(exchanges, proxy.host)[-1] == "DELETE"
 
 
 def test_a_journal_pointing_elsewhere_is_not_followed(

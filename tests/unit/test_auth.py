@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+import json
+import time
 
-from dxf.auth import Credentials, basic_header, challenge_scopes, token_from_response, token_url
+import pytest
+import requests
+
+from dxf.auth import AuthState, Credentials, basic_header, challenge_scopes, token_from_response, token_url
 from dxf.challenge import parse_challenges
 from dxf.exceptions import DXFSecurityError, DXFUnexpectedError
 
@@ -51,3 +56,61 @@ def test_credentials_never_show_in_repr() -> None:
     assert "hunter2" not in repr(creds)
     assert creds.header() == basic_header("fred", "hunter2") == "Basic ZnJlZDpodW50ZXIy"
     assert Credentials(authorization="Bearer x").header() == "Bearer x"
+
+
+class _TokenRealm:
+    """Stands in for the transport on token requests only: answers each with the next token, and
+    records what it was asked (no network; a registry request would fail the test)."""
+
+    def __init__(self, expires_in: float) -> None:
+        self.expires_in = expires_in
+        self.asked: list[tuple[str, str | None]] = []
+
+    def send(self, method: str, url: str, *, headers: dict[str, str], **_: object) -> requests.Response:
+        assert url.startswith("https://auth.example/token?"), url
+        self.asked.append((url, headers.get("Authorization")))
+        body = {"token": f"t{len(self.asked)}", "expires_in": self.expires_in}
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = io.BytesIO(json.dumps(body).encode())
+        return response
+
+
+def _authenticated(realm: _TokenRealm) -> AuthState:
+    state = AuthState()
+    state.begin("a/b:push")
+    state.authenticate(
+        realm,  # type: ignore[arg-type]
+        'Bearer realm="https://auth.example/token",service="reg"',
+        repo="a/b",
+        credentials=Credentials("fred", "hunter2"),
+        actions=["pull", "push"],
+        auth_host=None,
+    )
+    return state
+
+
+def test_a_fresh_token_is_used_as_it_is() -> None:
+    realm = _TokenRealm(expires_in=300)
+    state = _authenticated(realm)
+    assert state.header_for("a/b:push", realm) == "Bearer t1"  # type: ignore[arg-type]
+    assert len(realm.asked) == 1
+
+
+def test_a_token_near_its_end_is_renewed_before_use_with_the_same_credentials() -> None:
+    """A lifetime of a microsecond puts the refresh point (two thirds of it) behind us by the time
+    the next request asks for a header, without waiting."""
+    realm = _TokenRealm(expires_in=1e-6)
+    state = _authenticated(realm)
+    assert state.header_for("a/b:push", realm) == "Bearer t2"  # type: ignore[arg-type]
+    assert len(realm.asked) == 2 and realm.asked[1] == realm.asked[0]  # same scope, same credentials
+    assert realm.asked[1][1] == basic_header("fred", "hunter2")
+    assert state.token == "t2"
+
+
+def test_token_freshness_is_monotonic_time_against_the_refresh_point() -> None:
+    now = time.monotonic()
+    token = token_from_response({"token": "t", "expires_in": 90}, "s", received_at=now)
+    assert token.refresh_at == pytest.approx(now + 60)  # renewed with a third of its life left
+    assert token.fresh(now + 59.9) and not token.fresh(now + 60)
+    assert not token_from_response({"token": "t", "expires_in": 90}, "s", received_at=now - 61).fresh()

@@ -206,7 +206,7 @@ def test_plain_http_registry_over_https_suggests_insecure() -> None:
     import ssl
 
     wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
-    wrong.reason = "WRONG_VERSION_NUMBER"  # type: ignore[misc]
+    wrong.reason = "WRONG_VERSION_NUMBER"
     code, reason = classify(requests.exceptions.SSLError(wrong), read_settings(HOST))
     assert code == 1 and "DXF_INSECURE=1" in reason and "plain HTTP" in reason
 

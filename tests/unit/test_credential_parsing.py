@@ -59,7 +59,7 @@ def test_hub_lookup_finds_dockers_key_for_both_api_hosts() -> None:
 
 
 def test_exact_key_is_preferred_over_other_spellings() -> None:
-    auths = {"https://h:1/v1/": {}, "h:1": {}}
+    auths: dict[str, dict[str, str]] = {"https://h:1/v1/": {}, "h:1": {}}
     assert matching_keys(auths, "h:1") == ["h:1", "https://h:1/v1/"]
 
 
@@ -112,7 +112,7 @@ def test_credentials_repr_hides_secrets() -> None:
 
 
 def test_login_edit_keeps_everything_else_and_replaces_other_spellings() -> None:
-    config = {
+    config: dict[str, Any] = {
         "auths": {"https://h:1/v1/": {"auth": b64("old:old")}, "k:2": {"auth": b64("a:b")}},
         "credHelpers": {"x": "y"},
         "psFormat": "table",

@@ -14,7 +14,16 @@ from dxf.exceptions import (
     DXFUnauthorizedError,
     error_for_response,
 )
-from dxf.transport import RetryPolicy, check_followable, origin, redact_url, retry_after_seconds, same_origin
+from dxf.transport import (
+    REDACTED,
+    RetryPolicy,
+    check_followable,
+    origin,
+    redact_headers,
+    redact_url,
+    retry_after_seconds,
+    same_origin,
+)
 
 
 def test_retry_after_forms() -> None:
@@ -85,3 +94,18 @@ def test_error_mapping() -> None:
     assert isinstance(error_for_response(_response(401)), DXFUnauthorizedError)
     other = error_for_response(_response(429), "token server")
     assert type(other) is DXFHTTPError and str(other) == "token server: 429 Too Many Requests"
+
+
+def test_observers_see_secret_headers_as_their_scheme_only() -> None:
+    sent = {
+        "Authorization": "Bearer eyJ.secret.token",
+        "proxy-authorization": "Basic c2VjcmV0",
+        "Cookie": "session=secret",
+        "Accept": "application/json",
+    }
+    assert redact_headers(sent) == {
+        "Authorization": f"Bearer {REDACTED}",
+        "proxy-authorization": f"Basic {REDACTED}",
+        "Cookie": REDACTED,
+        "Accept": "application/json",
+    }
