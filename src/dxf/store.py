@@ -88,6 +88,10 @@ def verified(desc: Descriptor, chunks: Iterable[bytes]) -> Generator[bytes, None
         raise DXFDigestMismatchError(f"{desc.digest.algorithm}:{got}", str(desc.digest))
 
 
+def _passed_through(chunks: Iterable[bytes]) -> Generator[bytes, None, None]:
+    yield from chunks
+
+
 class VerifiedContent:
     """The content of one blob or manifest as a store hands it out: verified chunks, closeable.
 
@@ -101,6 +105,17 @@ class VerifiedContent:
         self.descriptor = desc
         self._chunks = verified(desc, chunks)
         self._close = close
+
+    @classmethod
+    def checked_by_source(
+        cls, desc: Descriptor, chunks: Iterable[bytes], close: Callable[[], None] | None = None
+    ) -> VerifiedContent:
+        """Content whose source already checks it against ``desc`` as :func:`verified` would (never a
+        byte past ``desc.size``; size and digest checked at the end), such as a blob download that
+        hashes what it receives: it is passed through instead of being hashed a second time."""
+        content = cls(desc, (), close)
+        content._chunks = _passed_through(chunks)
+        return content
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
