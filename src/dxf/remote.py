@@ -280,7 +280,7 @@ class RemoteRepository:
         if desc.is_manifest:
             return VerifiedContent(desc, [self.fetch_manifest(str(desc.digest), desc.media_type).content])
         reader = self.open_blob(desc.digest, expected_size=desc.size)
-        return VerifiedContent.checked_by_source(desc, reader, reader.close)
+        return VerifiedContent(desc, reader, reader.close, checked_by_source=True)
 
     def resolve(self, reference: str) -> Descriptor:
         manifest = self.fetch_manifest(reference)

@@ -100,22 +100,19 @@ class VerifiedContent:
     """
 
     def __init__(
-        self, desc: Descriptor, chunks: Iterable[bytes], close: Callable[[], None] | None = None
+        self,
+        desc: Descriptor,
+        chunks: Iterable[bytes],
+        close: Callable[[], None] | None = None,
+        *,
+        checked_by_source: bool = False,
     ) -> None:
+        """``checked_by_source``: the source of ``chunks`` already checks them against ``desc`` as
+        :func:`verified` would (never a byte past ``desc.size``; size and digest at the end), as a
+        blob download that hashes what it receives does, so they are not hashed a second time."""
         self.descriptor = desc
-        self._chunks = verified(desc, chunks)
+        self._chunks = _passed_through(chunks) if checked_by_source else verified(desc, chunks)
         self._close = close
-
-    @classmethod
-    def checked_by_source(
-        cls, desc: Descriptor, chunks: Iterable[bytes], close: Callable[[], None] | None = None
-    ) -> VerifiedContent:
-        """Content whose source already checks it against ``desc`` as :func:`verified` would (never a
-        byte past ``desc.size``; size and digest checked at the end), such as a blob download that
-        hashes what it receives: it is passed through instead of being hashed a second time."""
-        content = cls(desc, (), close)
-        content._chunks = _passed_through(chunks)
-        return content
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
