@@ -25,9 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import requests
+
+from . import statuses
 from .challenge import Challenge, find_challenge, parse_challenges
-from .exceptions import DXFSecurityError, DXFUnexpectedError, error_for_response
+from .exceptions import (
+    DXFAuthInsecureError,
+    DXFSecurityError,
+    DXFUnauthorizedError,
+    DXFUnexpectedError,
+    DXFUnexpectedStatusCodeError,
+)
 from .limits import MAX_TOKEN_RESPONSE_SIZE, read_capped
+from .statuses import Outcome, error_for_response
 from .transport import Transport, redact_url
 
 #: Lifetime assumed when the token server omits ``expires_in`` (Docker token spec default).
@@ -38,6 +48,30 @@ REFRESH_FRACTION = 1 / 3
 MAX_REFRESH_MARGIN = 30.0
 #: python-dxf's default User-Agent for token requests (some token servers key behaviour on it).
 TOKEN_USER_AGENT = "Docker-Client/19.03.2 (linux)"
+
+
+_SCOPE_CLASS = {
+    "GET": "pull",
+    "HEAD": "pull",
+    "POST": "push",
+    "PUT": "push",
+    "PATCH": "push",
+    "DELETE": "delete",
+}
+
+
+def scope_key(repo: str | None, method: str) -> str:
+    """The token-cache key of a request: which repository, and which kind of access it needs."""
+    if repo is None:
+        return "registry"
+    return f"{repo}|{_SCOPE_CLASS.get(method.upper(), 'other')}"
+
+
+def challenged_scope(repo: str | None, response: requests.Response) -> str | None:
+    """The token-cache key of the request ``response`` answered (None when it is not known)."""
+    request = getattr(response, "request", None)
+    method = getattr(request, "method", None)
+    return scope_key(repo, method) if isinstance(method, str) else None
 
 
 def basic_header(username: str, password: str) -> str:
@@ -139,7 +173,6 @@ class AuthState:
         self._bearer: Challenge | None = None
         self._auth_host: str | None = None
         self._last_token: str | None = None
-        self._local = threading.local()
 
     # -- what the python-dxf surface reads and writes -------------------------------------------
     @property
@@ -154,9 +187,6 @@ class AuthState:
             self._default_token = None
             self._tokens.clear()
 
-    def default_header(self) -> str | None:
-        return self._default
-
     def holds_credential(self) -> bool:
         """Whether any secret is set up: a header, a token, or credentials given to ``authenticate``."""
         with self._lock:
@@ -164,10 +194,6 @@ class AuthState:
             return given or self._default is not None or bool(self._tokens)
 
     # -- per-request selection -------------------------------------------------------------------
-    def begin(self, scope_key: str) -> None:
-        """Note, for this thread, which scope class the request in flight belongs to."""
-        self._local.scope_key = scope_key
-
     def header_for(self, scope_key: str, transport: Transport) -> str | None:
         """The header to send for a request of ``scope_key``, refreshing an ageing token first."""
         with self._lock:
@@ -186,18 +212,63 @@ class AuthState:
         return "Bearer " + fresh.value
 
     # -- authenticate ----------------------------------------------------------------------------
+    def answer(
+        self,
+        transport: Transport,
+        response: requests.Response,
+        *,
+        insecure: bool,
+        repo: str | None,
+        scope: str | None,
+        credentials: Credentials,
+        actions: Sequence[str] | None,
+        auth_host: str | None,
+        user_agent: str = TOKEN_USER_AGENT,
+    ) -> str | None:
+        """python-dxf's ``authenticate`` rules for the answer ``response``: one that needs no
+        credentials returns None; anything but a 401 raises :class:`DXFUnexpectedStatusCodeError`;
+        over plain HTTP :class:`DXFAuthInsecureError`; a 401 without a challenge
+        :class:`DXFUnauthorizedError`. Otherwise the challenge is answered (:meth:`authenticate`)
+        and the token, if any, is filed under ``scope`` (see :func:`challenged_scope`)."""
+        outcome = statuses.AUTH_PROBE.of(response)
+        if outcome is Outcome.DONE:
+            return None
+        if outcome is not Outcome.CHALLENGED:
+            raise DXFUnexpectedStatusCodeError(response.status_code, statuses.UNAUTHORIZED)
+        if insecure:
+            raise DXFAuthInsecureError()
+        challenge = response.headers.get("WWW-Authenticate")
+        if not challenge:
+            raise DXFUnauthorizedError(response)
+        return self.authenticate(
+            transport,
+            challenge,
+            repo=repo,
+            scope=scope,
+            credentials=credentials,
+            actions=actions,
+            auth_host=auth_host,
+            user_agent=user_agent,
+        )
+
     def authenticate(
         self,
         transport: Transport,
         www_authenticate: str,
         *,
         repo: str | None,
+        scope: str | None,
         credentials: Credentials,
         actions: Sequence[str] | None,
         auth_host: str | None,
         user_agent: str = TOKEN_USER_AGENT,
     ) -> str | None:
-        """Answer a 401 challenge: fetch a bearer token, or set up basic auth. Returns the token."""
+        """Answer a 401 challenge: fetch a bearer token, or set up basic auth. Returns the token.
+
+        The token becomes the default for every request and, when ``scope`` is given, the cached
+        token for that scope class (the request that was challenged). A direct ``authenticate()``
+        has no such request, so its token is only the default.
+        """
         challenges = parse_challenges(www_authenticate)
         bearer = find_challenge(challenges, "bearer")
         with self._lock:
@@ -214,18 +285,11 @@ class AuthState:
             self._bearer = bearer
             self._default = "Bearer " + token.value
             self._default_token = token
-        self._store(token, getattr(self._local, "scope_key", None))
+        self._store(token, scope)
         return token.value
-
-    def can_reauthenticate(self) -> bool:
-        """Whether we hold what is needed to answer a new challenge without the caller's callback."""
-        return self._credentials is not None
 
     def credentials(self) -> Credentials | None:
         return self._credentials
-
-    def auth_host(self) -> str | None:
-        return self._auth_host
 
     def _store(self, token: Token, scope_key: str | None) -> None:
         with self._lock:
@@ -257,7 +321,7 @@ class AuthState:
 def _read_token_answer(response: Any, scopes: Sequence[str], received_at: float) -> Token:
     """The token in a token server's answer (read within :data:`MAX_TOKEN_RESPONSE_SIZE`); its
     refusals as our errors (401: :class:`DXFUnauthorizedError`)."""
-    if not response.ok:
+    if not statuses.TOKEN_ANSWER.accepts(response):
         response.content  # noqa: B018 - read now for the error message, releasing the connection
         raise error_for_response(response, "token server")
     content = read_capped(response, MAX_TOKEN_RESPONSE_SIZE, "the token server's answer")
@@ -270,8 +334,6 @@ def _read_token_answer(response: Any, scopes: Sequence[str], received_at: float)
 
 #: ``client_id`` sent with OAuth2 token requests (the Docker token spec asks clients to name themselves).
 OAUTH_CLIENT_ID = "dxf"
-#: Statuses by which a realm says it has no OAuth2 (POST) endpoint; we then use the GET protocol.
-_NO_OAUTH_STATUSES = frozenset({404, 405})
 
 
 def exchange_identity_token(
@@ -299,7 +361,7 @@ def exchange_identity_token(
     headers = {"User-Agent": user_agent, "Content-Type": "application/x-www-form-urlencoded"}
     received_at = time.monotonic()
     response = transport.send("POST", url, headers=headers, body=urlencode(form).encode(), stream=True)
-    if response.status_code not in _NO_OAUTH_STATUSES:
+    if statuses.TOKEN_POST.of(response) is not Outcome.NO_OAUTH:
         return _read_token_answer(response, scopes, received_at)
     response.close()
     username = credentials.username or "<token>"

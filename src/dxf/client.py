@@ -1,4 +1,6 @@
-"""``DXFBase`` and ``DXF``: python-dxf 12.1.1's public classes, over our registry client.
+"""``DXFBase`` and ``DXF``: python-dxf 12.1.1's public classes, a facade over
+:class:`dxf.remote.RemoteRepository` (which speaks the protocol) and :mod:`dxf.auth`: this module only
+adapts signatures and gives python-dxf's return shapes (texts, lists, dicts keyed by platform).
 
 Names, positional parameters, defaults, return values and exceptions are python-dxf's, so existing
 code runs unchanged. What differs underneath: one pooled session per client (python-dxf opened a
@@ -20,40 +22,29 @@ from typing import IO, Any, Protocol, TypeVar
 
 import requests
 
-from . import transfer
-from .auth import TOKEN_USER_AGENT, AuthState, Credentials
+from .auth import TOKEN_USER_AGENT, AuthState, Credentials, challenged_scope
 from .digest import Digest
-from .download import IDENTITY, BlobReader, declared_length, download_to_file
 from .exceptions import (
-    DXFAuthInsecureError,
-    DXFDigestMismatchError,
     DXFDigestNotAvailableForSchema1,
     DXFHTTPError,
     DXFMountFailed,
-    DXFPlatformDataNotFound,
-    DXFUnauthorizedError,
-    DXFUnexpectedStatusCodeError,
     DXFUnsupportedSchemaType,
 )
 from .journal import UploadJournal, default_directory
-from .limits import read_capped
 from .manifest import (
-    ACCEPT_MANIFESTS,
     DOCKER_MANIFEST_V2,
-    MAX_MANIFEST_SIZE,
     ImageManifest,
     ManifestIndex,
     Schema1Manifest,
     make_dxf_manifest,
     parse_manifest,
     platform_map,
-    verify_content_digest,
+    select_platform,
 )
 from .reference import normalize_host, repository_path, validate_repository
-from .registry import TAG_DELETE_UNSUPPORTED, Registry
+from .registry import Registry
 from .remote import RemoteRepository
 from .transport import ClientCert, RetryPolicy, Timeout, Transport
-from .upload import UploadSession, blob_exists, push_chunks, push_file, push_stream
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
 
@@ -179,27 +170,18 @@ class DXFBase:
             token realm for access tokens instead of a password.
         :returns: the bearer token, or ``None`` when the registry uses basic auth or needs none.
         """
-        if response is None:
+        scope = challenged_scope(self._repo_path(), response) if response is not None else None
+        if response is None:  # a probe of our own: no request of the caller's to file a token for
             response = self._transport.send("GET", self._registry.url(), headers={"User-Agent": user_agent})
             response.close()
-        if response.ok:
-            return None
-        if response.status_code != 401:
-            raise DXFUnexpectedStatusCodeError(response.status_code, 401)
-        if self._insecure:
-            raise DXFAuthInsecureError()
-        challenge = response.headers.get("WWW-Authenticate")
-        if not challenge:
-            raise DXFUnauthorizedError(response)
-        if isinstance(actions, str):
-            actions = [actions]
-        credentials = Credentials(username, password, authorization, identity_token)
-        return self._auth_state.authenticate(
+        return self._auth_state.answer(
             self._transport,
-            challenge,
+            response,
+            insecure=self._insecure,
             repo=self._repo_path(),
-            credentials=credentials,
-            actions=actions,
+            scope=scope,
+            credentials=Credentials(username, password, authorization, identity_token),
+            actions=[actions] if isinstance(actions, str) else actions,
             auth_host=self._auth_host,
             user_agent=user_agent,
         )
@@ -317,11 +299,9 @@ class DXF(DXFBase):
 
     @property
     def store(self) -> RemoteRepository:
-        """This repository as a :mod:`dxf.store` store (the interface ``copy`` and artifacts use)."""
+        """This repository as a :mod:`dxf.store` store (the interface ``copy`` and artifacts use),
+        and the protocol handle every method of this class delegates to."""
         return RemoteRepository(self._registry, self._path, self._on_unauthorized)
-
-    def _ctx(self, cancel: threading.Event | None = None) -> transfer.RepoContext:
-        return transfer.RepoContext(self._registry, self._path, self._on_unauthorized, cancel)
 
     # -- blobs -----------------------------------------------------------------------------------
     def push_blob(
@@ -348,26 +328,26 @@ class DXF(DXFBase):
         it from what the registry holds, when the registry still has the session. (distribution 2.8
         drops a session whose last request broke off mid-body; the upload then starts again.)
         """
-        ctx = self._ctx()
+        repo = self.store
         if filename is not None:
             journal = UploadJournal(state_dir or default_directory(os.environ)) if resume else None
-            return str(push_file(ctx, filename, progress, check_exists, self._upload_chunk_size, journal))
+            return str(repo.push_file(filename, progress, check_exists, self._upload_chunk_size, journal))
         if digest is None:
             raise TypeError("digest must be provided if filename is None")
         dgst = Digest.parse(digest)
-        if check_exists and blob_exists(ctx, dgst):
+        if check_exists and repo.blob_exists(dgst):
             return digest
         if isinstance(data, bytes):
             data = [data]
         if progress is not None:
             progress(digest, b"")
-        push_chunks(ctx, data or [], dgst, progress)
+        repo.push_chunks(data or [], dgst, progress)
         return digest
 
     def push_stream(self, stream: IO[bytes], progress: Callable[..., None] | None = None) -> str:
         """Upload everything a binary stream yields (stdin, a pipe), hashing as it goes; return the
         digest. Memory stays bounded by one upload chunk; nothing is spooled to disk."""
-        return str(push_stream(self._ctx(), stream, progress))
+        return str(self.store.push_stream(stream, progress))
 
     def push_blobs(
         self,
@@ -384,10 +364,10 @@ class DXF(DXFBase):
         from .parallel import run_all  # concurrent.futures only for the commands that need it
 
         cancel = threading.Event()
-        ctx = self._ctx(cancel)
+        repo = self.store.for_batch(cancel)
 
         def push(name: str) -> str:
-            return str(push_file(ctx, name, progress, check_exists, self._upload_chunk_size))
+            return str(repo.push_file(name, progress, check_exists, self._upload_chunk_size))
 
         return run_all(list(filenames), push, jobs or self._jobs, cancel)
 
@@ -411,11 +391,11 @@ class DXF(DXFBase):
         known = {Digest.parse(d): n for d, n in (sizes or {}).items()}
         os.makedirs(output_dir, exist_ok=True)
         cancel = threading.Event()
-        ctx = self._ctx(cancel)
+        repo = self.store.for_batch(cancel)
 
         def pull(digest: Digest) -> str:
             path = os.path.join(output_dir, blob_file_name(str(digest)))
-            download_to_file(ctx, digest, path, progress, expected_size=known.get(digest))
+            repo.download(digest, path, progress, expected_size=known.get(digest))
             return path
 
         return run_all(parsed, pull, jobs or self._jobs, cancel)
@@ -437,15 +417,11 @@ class DXF(DXFBase):
         :class:`DXFSizeMismatchError`, and no more than that is read. With ``size=True``, the size
         is ``None`` when the registry does not tell it (no ``Content-Length``, python-dxf crashed).
         """
-        reader = BlobReader(
-            self._ctx(),
-            Digest.parse(digest),
-            _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE,
-            expected_size=expected_size,
-        )
+        repo, dgst = self.store, Digest.parse(digest)
+        reader = repo.open_blob(dgst, _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE, expected_size)
         if not size:
             return reader
-        total = reader.size if reader.size is not None else self._declared_blob_size(Digest.parse(digest))
+        total = reader.size if reader.size is not None else repo.blob_size(dgst)
         return reader, total  # type: ignore[return-value]  # None only where python-dxf crashed
 
     def pull_blob_to_file(
@@ -467,31 +443,17 @@ class DXF(DXFBase):
         ``path``, and the next call with ``resume`` continues from there; a second call for the same
         ``path`` while one runs raises :class:`OSError` (``EBUSY``).
         """
-        return download_to_file(
-            self._ctx(), Digest.parse(digest), path, progress, resume=resume, expected_size=expected_size
+        return self.store.download(
+            Digest.parse(digest), path, progress, resume=resume, expected_size=expected_size
         )
 
     def blob_size(self, digest: str) -> int:
         """The blob's size in bytes (HEAD)."""
         dgst = Digest.parse(digest)
-        size = self._declared_blob_size(dgst)
+        size = self.store.blob_size(dgst)
         if size is None:
             raise DXFHTTPError(f"the registry did not send the size (Content-Length) of {dgst}")
         return size
-
-    def _declared_blob_size(self, digest: Digest) -> int | None:
-        """The blob's size from a HEAD's ``Content-Length``, or None when the registry does not say."""
-        url = self._registry.blob_url(self._path, digest)
-        response = self._registry.request(
-            "HEAD",
-            url,
-            repo=self._path,
-            on_unauthorized=self._on_unauthorized,
-            headers=IDENTITY,
-            blob_read=True,
-        )
-        response.close()
-        return declared_length(response)
 
     def mount_blob(self, repo: str, digest: str) -> str:
         """Mount a blob that exists in ``repo`` into this repository without uploading it.
@@ -499,24 +461,14 @@ class DXF(DXFBase):
         Raises :class:`DXFMountFailed` when the registry does not mount (it answers 202 and opens an
         ordinary upload instead, which we cancel).
         """
-        dgst = Digest.parse(digest)
-        source = validate_repository(repository_path(self._registry.host, repo))
-        url = self._registry.upload_start_url(self._path, mount=str(dgst), **{"from": source})
-        response = self._request("POST", url, ok=lambda r: r.status_code in (201, 202))
-        response.close()
-        if response.status_code != 201:
-            location = response.headers.get("Location")
-            if location:  # the registry opened an ordinary upload instead: abandon it
-                UploadSession(self._ctx(), self._registry.resolve_location(url, location)).cancel()
+        source = repository_path(self._registry.host, repo)
+        if not self.store.mount_blob(Digest.parse(digest), source):
             raise DXFMountFailed()
-        dcd = response.headers.get("Docker-Content-Digest")
-        if dcd is not None and dcd != str(dgst):
-            raise DXFDigestMismatchError(dcd, str(dgst))
         return digest
 
     def del_blob(self, digest: str) -> None:
         """Delete a blob."""
-        self._request("DELETE", self._registry.blob_url(self._path, Digest.parse(digest))).close()
+        self.store.delete_blob(Digest.parse(digest))
 
     # -- manifests and aliases -------------------------------------------------------------------
     def make_manifest(self, *digests: str) -> str:
@@ -527,12 +479,7 @@ class DXF(DXFBase):
     def set_manifest(self, alias: str, manifest_json: str) -> None:
         """Store ``manifest_json`` under ``alias``, with its own ``mediaType`` as Content-Type."""
         media_type = parse_manifest(manifest_json).media_type
-        self._request(
-            "PUT",
-            self._registry.manifest_url(self._path, alias),
-            body=manifest_json.encode("utf-8"),
-            headers={"Content-Type": media_type or DOCKER_MANIFEST_V2},
-        ).close()
+        self.store.put_manifest(alias, media_type or DOCKER_MANIFEST_V2, manifest_json.encode("utf-8"))
 
     def set_alias(self, alias: str, *digests: str) -> str:
         """Point ``alias`` at these blobs; returns the manifest JSON it stored."""
@@ -545,32 +492,13 @@ class DXF(DXFBase):
 
         At most :data:`~dxf.manifest.MAX_MANIFEST_SIZE` bytes are read (else :class:`DXFProtocolError`).
         """
-        response = self._request(
-            "GET",
-            self._registry.manifest_url(self._path, alias),
-            headers={"Accept": ACCEPT_MANIFESTS},
-            stream=True,
-        )
-        return read_capped(response, MAX_MANIFEST_SIZE, "the manifest").decode("utf-8"), response
+        content, response = self.store.get_manifest(alias)
+        return content.decode("utf-8"), response
 
     def head_manifest_and_response(self, alias: str) -> tuple[str | None, requests.Response]:
         """HEAD the manifest for ``alias``: its ``Docker-Content-Digest`` and the response."""
-        response = self._request(
-            "HEAD", self._registry.manifest_url(self._path, alias), headers={"Accept": ACCEPT_MANIFESTS}
-        )
-        response.close()
+        response = self.store.head_manifest(alias)
         return response.headers.get("Docker-Content-Digest"), response
-
-    def _fetch_verified(self, alias: str) -> tuple[str, bytes, str | None, str]:
-        """The manifest text, raw bytes, content type, and its digest (checked against the header)."""
-        manifest, response = self.get_manifest_and_response(alias)
-        content = response.content
-        dcd = response.headers.get("Docker-Content-Digest")
-        if dcd is not None:
-            expected = Digest.parse(dcd)
-            verify_content_digest(content, expected)
-            return manifest, content, response.headers.get("Content-Type"), str(expected)
-        return manifest, content, response.headers.get("Content-Type"), str(Digest.of_bytes(content))
 
     def _resolve(
         self,
@@ -586,22 +514,21 @@ class DXF(DXFBase):
         """
         content_type: str | None = None
         if alias:
-            manifest, _, content_type, _ = self._fetch_verified(alias)
+            fetched = self.store.fetch_manifest(alias)
+            manifest, content_type = fetched.content.decode("utf-8"), fetched.content_type
         assert manifest is not None, "alias or manifest is required"
         parsed = parse_manifest(manifest, content_type)
-        if isinstance(parsed, ManifestIndex):
-            if not nested:
-                raise DXFUnsupportedSchemaType(parsed.media_type)
-            entries = platform_map(parsed)
-            if platform:
-                if platform not in entries:
-                    raise DXFPlatformDataNotFound(platform)
-                return self._resolve(str(entries[platform].digest), None, None, leaf, nested=False)
-            return {
-                key: self._resolve(str(desc.digest), None, None, leaf, nested=False)
-                for key, desc in entries.items()
-            }
-        return leaf(manifest, parsed)
+        if not isinstance(parsed, ManifestIndex):
+            return leaf(manifest, parsed)
+        if not nested:
+            raise DXFUnsupportedSchemaType(parsed.media_type)
+        if platform:
+            entry = select_platform(parsed, platform)
+            return self._resolve(str(entry.digest), None, None, leaf, nested=False)
+        return {
+            key: self._resolve(str(desc.digest), None, None, leaf, nested=False)
+            for key, desc in platform_map(parsed).items()
+        }
 
     def get_manifest(self, alias: str, platform: str | None = None) -> str | dict[str, str]:
         """The manifest text for ``alias``; for a multi-platform alias, a dict of them by platform."""
@@ -657,8 +584,8 @@ class DXF(DXFBase):
         only this alias goes. Elsewhere (distribution 2.8 answers 400) the manifest is deleted by its
         digest, as python-dxf does, which also removes every other alias pointing at the same manifest.
         """
-        manifest, _, content_type, manifest_digest = self._fetch_verified(alias)
-        parsed = parse_manifest(manifest, content_type)
+        fetched = self.store.fetch_manifest(alias)
+        parsed = parse_manifest(fetched.content.decode("utf-8"), fetched.content_type)
         result: list[str] | dict[str, str]
         if isinstance(parsed, ManifestIndex):
             result = {key: str(desc.digest) for key, desc in platform_map(parsed).items()}
@@ -666,32 +593,12 @@ class DXF(DXFBase):
             result = [str(d) for d in parsed.layers]
         else:
             result = [str(layer.digest) for layer in parsed.layers]
-        if not self._delete_tag(alias):
-            self._request("DELETE", self._registry.manifest_url(self._path, manifest_digest)).close()
+        self.store.delete_reference(alias, fetched.digest)
         return result
-
-    def _delete_tag(self, alias: str) -> bool:
-        """Delete the tag ``alias`` alone; False when ``alias`` is a digest, or the registry does not
-        delete tags (it answers 400 or 405, as the spec allows), so the manifest must go instead."""
-        if ":" in alias:  # a manifest digest: tags cannot contain ':'
-            return False
-        try:
-            self._request("DELETE", self._registry.manifest_url(self._path, alias)).close()
-        except DXFHTTPError as error:
-            if error.status_code in TAG_DELETE_UNSUPPORTED:
-                return False
-            raise
-        return True
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""
-        it = self._registry.paginate(
-            self._registry.tags_url(self._path),
-            "tags",
-            repo=self._path,
-            on_unauthorized=self._on_unauthorized,
-            batch_size=batch_size,
-        )
+        it = self.store.tags(batch_size)
         return it if iterate else list(it)
 
 

@@ -30,13 +30,18 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import requests
 
+from . import statuses
 from .digest import READ_SIZE, Digest
-from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError
-from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, RepoContext, TransferCancelled, is_resumable
+from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError, DXFTransferCancelledError
+from .statuses import Outcome
+from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
+
+if TYPE_CHECKING:
+    from .remote import RemoteRepository
 
 #: Blobs at least this large are hashed in a background thread.
 THREADED_HASH_THRESHOLD = 8 * 1024 * 1024
@@ -124,7 +129,7 @@ class BlobReader:
 
     def __init__(
         self,
-        ctx: RepoContext,
+        repo: RemoteRepository,
         digest: Digest,
         chunk_size: int | None = None,
         *,
@@ -133,37 +138,41 @@ class BlobReader:
         expected_size: int | None = None,
     ) -> None:
         self.digest = digest
-        self._ctx = ctx
+        self._repo = repo
         self._chunk_size = chunk_size or DEFAULT_DOWNLOAD_CHUNK
-        self._url = ctx.registry.blob_url(ctx.repo, digest)
+        self._url = repo.blob_url(digest)
         self._offset = offset
         self._seed = seed if seed is not None else digest.hasher()
-        self._response, declared = self._open(offset)
+        self._response, self._outcome, declared = self._open(offset)
         try:
             self.size = _agreed_size(declared, expected_size)
         except BaseException:
             self._response.close()
             raise
 
-    def _open(self, offset: int) -> tuple[requests.Response, int | None]:
-        """GET the blob from ``offset``; returns the response (positioned at ``offset``) and the size
-        the server declares (None when it does not say, or says it only for compressed bytes).
+    def _open(self, offset: int) -> tuple[requests.Response, Outcome, int | None]:
+        """GET the blob from ``offset``; returns the response (positioned at ``offset``), what it
+        means, and the size the server declares (None when it does not say, or says it only for
+        compressed bytes).
 
-        A server that ignores the range (200) has what we already hold skipped; 416 means there is
-        nothing past ``offset`` (the caller holds it all already).
+        A server that ignores the range (the whole blob follows) has what we already hold skipped;
+        :attr:`Outcome.NOTHING_LEFT` means there is nothing past ``offset`` (the caller holds it all).
         """
         headers = {**IDENTITY, "Range": f"bytes={offset}-"} if offset else IDENTITY
-        ok = (lambda r: r.ok or r.status_code == 416) if offset else None
-        response = self._ctx.request("GET", self._url, stream=True, headers=headers, ok=ok, blob_read=True)
-        if response.status_code == 416:
-            return response, offset
+        answers = statuses.BLOB_GET_FROM if offset else statuses.BLOB_GET
+        response = self._repo.request(
+            "GET", self._url, stream=True, headers=headers, answers=answers, blob_read=True
+        )
+        outcome = answers.of(response)
+        if outcome is Outcome.NOTHING_LEFT:
+            return response, outcome, offset
         known = declared_length(response)
-        if response.status_code == 206:
+        if outcome is Outcome.PARTIAL:
             total = response.headers.get("Content-Range", "").rpartition("/")[2]
             size = int(total) if total.isdigit() else (offset + known if known is not None else None)
-            return response, size
+            return response, outcome, size
         self._discard(response, offset)
-        return response, known
+        return response, outcome, known
 
     def close(self) -> None:
         """Drop the connection without reading the rest (for a reader that will not be iterated)."""
@@ -185,13 +194,13 @@ class BlobReader:
     def __iter__(self) -> Iterator[bytes]:
         hasher = self._hasher()
         received = self._offset
-        failures = 0
-        response = self._response
+        retrying = self._repo.retrying()
+        response, outcome = self._response, self._outcome
         try:
-            while response.status_code != 416:
+            while outcome is not Outcome.NOTHING_LEFT:
                 try:
                     for chunk in response.iter_content(self._chunk_size):
-                        self._ctx.check_cancelled()
+                        self._repo.check_cancelled()
                         if self.size is not None and received + len(chunk) > self.size:
                             raise DXFSizeMismatchError(f"more than {self.size}", self.size)
                         hasher.update(chunk)
@@ -200,11 +209,9 @@ class BlobReader:
                     break
                 except Exception as error:
                     response.close()
-                    failures += 1
-                    if not is_resumable(error, self._ctx.retry) or failures >= self._ctx.retry.attempts:
+                    if not retrying.again(error):
                         raise
-                    self._ctx.pause(failures, error)
-                    response, _ = self._open(received)
+                    response, outcome, _ = self._open(received)
         finally:
             response.close()
             hasher.close()
@@ -261,7 +268,7 @@ def _name_max(directory: str) -> int:
 
 
 def download_to_file(
-    ctx: RepoContext,
+    repo: RemoteRepository,
     digest: Digest,
     path: str,
     progress: Progress | None = None,
@@ -283,7 +290,7 @@ def download_to_file(
     if _exists_as_non_regular(path):
         if resume:
             raise ValueError(f"{path}: resuming needs a regular file as the target")
-        return _download_in_place(ctx, digest, path, progress, expected_size)
+        return _download_in_place(repo, digest, path, progress, expected_size)
     target = os.path.realpath(path) if os.path.islink(path) else path
     mode = _mode_for(target)
     if resume:
@@ -293,13 +300,13 @@ def download_to_file(
         out, tmp = _open_temporary(target, path)
     with out:
         try:
-            size = _fill(ctx, digest, out, tmp, progress, expected_size)
+            size = _fill(repo, digest, out, tmp, progress, expected_size)
             _verify_file(out, tmp, digest, size, rehash=resume)
             os.fchmod(out.fileno(), mode)
             os.replace(tmp, target)  # still holding the lock: nobody appends between check and rename
         except BaseException as error:
-            interrupted = isinstance(error, (KeyboardInterrupt, TransferCancelled)) or is_resumable(
-                error, ctx.retry
+            interrupted = isinstance(error, (KeyboardInterrupt, DXFTransferCancelledError)) or is_resumable(
+                error, repo.retry
             )
             if not (resume and interrupted):
                 with contextlib.suppress(FileNotFoundError):
@@ -309,7 +316,7 @@ def download_to_file(
 
 
 def _fill(
-    ctx: RepoContext,
+    repo: RemoteRepository,
     digest: Digest,
     out: BinaryIO,
     tmp: str,
@@ -319,7 +326,7 @@ def _fill(
     """Append the rest of the blob to ``out`` (which may hold its beginning); return the blob's size."""
     seed = digest.hasher()
     held = out.tell()
-    reader = BlobReader(ctx, digest, offset=held, seed=seed, expected_size=expected_size)
+    reader = BlobReader(repo, digest, offset=held, seed=seed, expected_size=expected_size)
     report = (lambda chunk: progress(str(digest), chunk, reader.size)) if progress is not None else None
     if report is not None:
         report(b"")
@@ -346,11 +353,11 @@ def _verify_file(out: BinaryIO, tmp: str, digest: Digest, size: int, *, rehash: 
 
 
 def _download_in_place(
-    ctx: RepoContext, digest: Digest, path: str, progress: Progress | None, expected_size: int | None
+    repo: RemoteRepository, digest: Digest, path: str, progress: Progress | None, expected_size: int | None
 ) -> int:
     """Write straight into an existing fifo or device (it cannot be replaced, and should not be):
     verified at the end like any download, but what was written cannot be taken back."""
-    reader = BlobReader(ctx, digest, expected_size=expected_size)
+    reader = BlobReader(repo, digest, expected_size=expected_size)
     report = (lambda chunk: progress(str(digest), chunk, reader.size)) if progress is not None else None
     written = 0
     with contextlib.closing(reader), open(path, "wb") as out:

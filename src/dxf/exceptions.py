@@ -20,16 +20,20 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFUnsupportedSchemaType
     ├── DXFPlatformDataNotFound
     ├── DXFHTTPError                         (also requests.HTTPError)  new
-    │   └── DXFNotFoundError                 404: blob, manifest or repository unknown
+    │   ├── DXFNotFoundError                 404: blob, manifest or repository unknown
+    │   └── DXFPatchRefusedError             400/405/501 to an upload PATCH past the first
     ├── DXFInvalidReferenceError             (also ValueError)  new: malformed digest, name or tag
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
     ├── DXFFileChangedError                  new: a file changed while it was being uploaded
     ├── DXFProtocolError                     new: an answer we refuse (a pagination loop, an oversized body)
     ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
+    ├── DXFSessionLostError                  new: the registry dropped an upload session, retries spent
+    ├── DXFTransferCancelledError            new: inside a batch that was abandoned (never escapes it)
     └── DXFCredentialError                   new: a credentials file or helper we cannot use
 
-Connection and TLS failures are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after
-retries), exactly as python-dxf lets them through.
+Which status becomes which exception is decided in :mod:`dxf.statuses`. Connection and TLS failures
+are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after retries), exactly as
+python-dxf lets them through.
 """
 
 from __future__ import annotations
@@ -174,6 +178,12 @@ class DXFNotFoundError(DXFHTTPError):
     """404: the blob, manifest, alias or repository does not exist."""
 
 
+class DXFPatchRefusedError(DXFHTTPError):
+    """The registry refused an upload ``PATCH`` as a kind of request it does not take (400, 405,
+    501). On an upload's first ``PATCH`` this means "send the blob in one ``PUT``", and dxf does;
+    it escapes only when a registry that took earlier chunks refuses a later one."""
+
+
 class DXFInvalidReferenceError(DXFError, ValueError):
     """A digest, repository name or alias is malformed; raised before it reaches a URL or a path."""
 
@@ -204,6 +214,20 @@ class DXFProtocolError(DXFError):
 
 class DXFSecurityError(DXFError):
     """We refused to follow a location that would leak credentials or downgrade to plain HTTP."""
+
+
+class DXFSessionLostError(DXFError):
+    """The registry no longer holds a usable upload session (it dropped it, or cannot say how much
+    it holds). A file upload then starts again in a new session, a bounded number of times; this
+    escapes when those are spent."""
+
+
+class DXFTransferCancelledError(DXFError):
+    """Raised inside a transfer whose batch was abandoned (a sibling failed, or Ctrl-C): stop at once.
+
+    Never reaches the caller of a batch: :func:`dxf.parallel.run_all` raises the failure that caused
+    the cancellation instead.
+    """
 
 
 class DXFCredentialError(DXFError):
@@ -256,15 +280,8 @@ def describe_response(response: requests.Response) -> str:
 
 
 def error_for_response(response: requests.Response, what: str | None = None) -> DXFError:
-    """The exception for an error response: the one place statuses become our exceptions.
+    """The exception for an error response; see :func:`dxf.statuses.error_for_response`, where
+    statuses are interpreted (this name stays for callers that import it from here)."""
+    from .statuses import error_for_response as for_response  # statuses imports this module
 
-    The message is :func:`describe_response`'s. It never includes the URL's query (presigned storage
-    URLs carry secrets there) or any header we sent.
-    """
-    if response.status_code == 401:
-        return DXFUnauthorizedError(response)
-    message = describe_response(response)
-    if what:
-        message = f"{what}: {message}"
-    cls = DXFNotFoundError if response.status_code == 404 else DXFHTTPError
-    return cls(message, response=response)
+    return for_response(response, what)

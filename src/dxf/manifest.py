@@ -243,22 +243,12 @@ def platform_map(index: ManifestIndex) -> dict[str, Descriptor]:
 
 
 def select_platform(index: ManifestIndex, platform: str) -> Descriptor:
-    """The index entry for ``platform`` (``os/arch[/variant]``).
-
-    An exact key match wins. Failing that, a request without a variant (``linux/arm64``) takes the
-    first entry with the same os and architecture whatever its variant (``linux/arm64/v8``), since
-    most images publish one variant per architecture. Entries without a platform never match.
-    Raises :class:`DXFPlatformDataNotFound` when nothing matches.
-    """
+    """The index entry whose :func:`platform_map` key is ``platform`` (``os/arch[/variant]``),
+    exactly, as python-dxf matches it; :class:`DXFPlatformDataNotFound` when there is none."""
     entries = platform_map(index)
-    if platform in entries:
-        return entries[platform]
-    if platform.count("/") == 1:
-        prefix = platform + "/"
-        for key, descriptor in entries.items():
-            if key.startswith(prefix):
-                return descriptor
-    raise DXFPlatformDataNotFound(platform)
+    if platform not in entries:
+        raise DXFPlatformDataNotFound(platform)
+    return entries[platform]
 
 
 def verify_content_digest(content: bytes, expected: Digest) -> None:

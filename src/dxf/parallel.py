@@ -29,7 +29,7 @@ def run_all(
     """``[work(item) for item in items]`` with up to ``jobs`` running at once.
 
     ``cancel`` is set when the batch is abandoned; ``work`` should pass it to its transfers (see
-    :attr:`dxf.transfer.RepoContext.cancel`) so that they stop promptly.
+    :meth:`dxf.remote.RemoteRepository.for_batch`) so that they stop promptly.
     """
     if jobs <= 1 or len(items) <= 1:
         return [work(item) for item in items]

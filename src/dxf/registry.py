@@ -2,7 +2,8 @@
 
 Every URL is built here, one function per endpoint of the OCI distribution spec ("Endpoints" table,
 end-1 to end-13), from a validated repository name and a :class:`~dxf.digest.Digest` or validated tag.
-Every response status becomes one of our exceptions in :meth:`Registry.request`, nowhere else.
+Every request goes through :meth:`Registry.request`, which looks up what its answer means in
+:mod:`dxf.statuses` (the one place statuses are read) and raises for the answers that are errors.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 import requests
 
-from .auth import AuthState
+from . import statuses
+from .auth import AuthState, scope_key
 from .digest import Digest
-from .exceptions import (
-    DXFAuthInsecureError,
-    DXFProtocolError,
-    DXFSecurityError,
-    DXFUnauthorizedError,
-    error_for_response,
-)
+from .exceptions import DXFAuthInsecureError, DXFProtocolError, DXFSecurityError, DXFUnauthorizedError
 from .limits import MAX_PAGE_SIZE, read_capped
 from .reference import validate_repository, validate_tag
 from .transport import Body, Transport, check_followable, same_origin
@@ -31,28 +27,7 @@ from .transport import Body, Transport, check_followable, same_origin
 #: Called with a 401 response; returns after (perhaps) authenticating so the request can be retried.
 UnauthorizedHook = Callable[[requests.Response], None]
 
-_SCOPE_CLASS = {
-    "GET": "pull",
-    "HEAD": "pull",
-    "POST": "push",
-    "PUT": "push",
-    "PATCH": "push",
-    "DELETE": "delete",
-}
-
-#: What a registry that does not delete tags answers to ``DELETE /v2/<name>/manifests/<tag>``
-#: (OCI distribution spec v1.1, "Deleting tags": "400 Bad Request or 405 Method Not Allowed";
-#: distribution 2.8 answers 400 DIGEST_INVALID).
-TAG_DELETE_UNSUPPORTED = frozenset({400, 405})
-
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
-
-
-def scope_key(repo: str | None, method: str) -> str:
-    """The token-cache key of a request: which repository, and which kind of access it needs."""
-    if repo is None:
-        return "registry"
-    return f"{repo}|{_SCOPE_CLASS.get(method.upper(), 'other')}"
 
 
 def reference_part(reference: str | Digest) -> str:
@@ -126,23 +101,23 @@ class Registry:
         params: Mapping[str, Any] | None = None,
         body: Body = None,
         stream: bool = False,
-        ok: Callable[[requests.Response], bool] | None = None,
+        answers: statuses.Answers = statuses.SUCCESS,
         retry: bool = True,
         blob_read: bool = False,
     ) -> requests.Response:
         """Send a request with this host's credentials; answer one 401 by authenticating; map errors.
 
-        ``ok`` decides which responses are success (default: any 2xx); the rest raise. A 401 that
+        ``answers`` (an endpoint of :mod:`dxf.statuses`) says which answers the caller handles
+        (default: any 2xx); the rest raise :func:`~dxf.statuses.error_for_response`. A 401 that
         survives re-authentication raises :class:`DXFUnauthorizedError`. ``body`` should be bytes or
         a factory when a 401 is possible, so it can be sent again after authenticating. ``retry=False``
         turns off the transport's own retries (see :meth:`Transport.send`); ``blob_read`` lets a
         blob GET/HEAD follow a redirect to plain-HTTP storage (see :mod:`dxf.transport`).
         """
         key = scope_key(repo, method)
-        self.auth.begin(key)
         header = self._authorization(key, challenged=False)
         response = self._send(method, url, header, headers, params, body, stream, retry, blob_read)
-        if response.status_code == 401:
+        if response.status_code == statuses.UNAUTHORIZED:
             try:
                 if on_unauthorized is not None:
                     on_unauthorized(response)
@@ -157,9 +132,8 @@ class Registry:
                 response = self._send(
                     method, url, new_header, headers, params, body, stream, retry, blob_read
                 )
-        accepted = ok(response) if ok is not None else 200 <= response.status_code < 300
-        if not accepted:
-            error = error_for_response(response)
+        if not answers.accepts(response):
+            error = statuses.error_for_response(response)
             response.close()
             raise error
         return response

@@ -1,129 +1,318 @@
-"""``RemoteRepository``: one repository of a registry, as a :mod:`dxf.store` store.
+"""``RemoteRepository``: one repository of a registry, as a :mod:`dxf.store` store and as the handle
+every upload, download and parallel batch talks through.
 
-Blobs and manifests live behind different endpoints of the distribution API (OCI distribution
-spec, "Endpoints"), so each operation dispatches on the descriptor's media type
-(:attr:`Descriptor.is_manifest`), as oras-go's ``remote.Repository`` does. Uploads and downloads
-are the streaming, resumable machinery of :mod:`dxf.upload` and :mod:`dxf.download`; what this class
-adds is the store contract: every fetch verified against its descriptor, every push verified before
-the registry is asked to keep it.
+It owns the blob and manifest protocol of the distribution API (OCI distribution spec,
+"Endpoints"): existence and size (HEAD), fetch, push (the streaming, resumable machinery of
+:mod:`dxf.upload` and :mod:`dxf.download`), mount, delete, resolve, tag and tag listing, and
+manifest GET/HEAD/PUT with digest verification. What each status means is looked up in
+:mod:`dxf.statuses`; the python-dxf classes in :mod:`dxf.client` only adapt signatures and return
+shapes. Store operations dispatch on the descriptor's media type
+(:attr:`~dxf.manifest.Descriptor.is_manifest`), since blobs and manifests live behind different
+endpoints, as oras-go's ``remote.Repository`` does.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
 
+import requests
+
+from . import statuses
 from .digest import Digest
-from .download import BlobReader
-from .exceptions import DXFDigestMismatchError, DXFManifestError
-from .manifest import ACCEPT_MANIFESTS, MANIFEST_TYPES, MAX_MANIFEST_SIZE, Descriptor, parse_manifest
+from .download import IDENTITY, BlobReader, declared_length, download_to_file
+from .exceptions import DXFDigestMismatchError, DXFTransferCancelledError
+from .journal import UploadJournal
+from .limits import read_capped
+from .manifest import (
+    ACCEPT_MANIFESTS,
+    MANIFEST_TYPES,
+    MAX_MANIFEST_SIZE,
+    Descriptor,
+    parse_manifest,
+    verify_content_digest,
+)
 from .reference import validate_repository
 from .registry import Registry, UnauthorizedHook
 from .store import VerifiedContent, verified
-from .transfer import RepoContext
-from .upload import UploadSession, blob_exists, push_chunks
+from .transfer import Progress, Retrying
+from .transport import RetryPolicy
+from .upload import push_chunks, push_file, push_stream
+from .upload_session import UploadSession
+
+
+@dataclass(frozen=True)
+class FetchedManifest:
+    """A manifest as the registry sent it: its bytes, verified against ``digest``, and the response."""
+
+    content: bytes
+    digest: Digest
+    response: requests.Response
+
+    @property
+    def content_type(self) -> str | None:
+        """The raw ``Content-Type`` (registries may say ``application/json``, or nothing)."""
+        return self.response.headers.get("Content-Type")
+
+    @property
+    def media_type(self) -> str:
+        """The manifest's media type: ``Content-Type`` when it names a manifest type, else read from
+        the body."""
+        header = (self.content_type or "").split(";", 1)[0].strip()
+        if header in MANIFEST_TYPES:
+            return header
+        return parse_manifest(self.content, header).media_type
 
 
 class RemoteRepository:
     """The repository ``path`` (e.g. ``fred/datalogger``) on ``registry``. Thread-safe.
 
     Implements :class:`dxf.store.Store` and the capabilities :class:`~dxf.store.TagLister`,
-    :class:`~dxf.store.Deleter` and :class:`~dxf.store.Mounter`.
+    :class:`~dxf.store.Deleter` and :class:`~dxf.store.Mounter`. ``on_unauthorized`` answers a 401
+    (the client's authentication); ``cancel``, when set, makes transfers stop between two chunks
+    with :class:`DXFTransferCancelledError` (see :meth:`for_batch`).
     """
 
     def __init__(
-        self, registry: Registry, path: str, on_unauthorized: UnauthorizedHook | None = None
+        self,
+        registry: Registry,
+        path: str,
+        on_unauthorized: UnauthorizedHook | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.registry = registry
         self.path = validate_repository(path)
-        self.context = RepoContext(registry, self.path, on_unauthorized)
+        self.on_unauthorized = on_unauthorized
+        self.cancel = cancel
 
-    def _url(self, desc: Descriptor) -> str:
-        if desc.is_manifest:
-            return self.registry.manifest_url(self.path, desc.digest)
-        return self.registry.blob_url(self.path, desc.digest)
+    def for_batch(self, cancel: threading.Event) -> RemoteRepository:
+        """The same repository for the transfers of one batch, which ``cancel`` abandons."""
+        return RemoteRepository(self.registry, self.path, self.on_unauthorized, cancel)
 
-    # -- the store core ----------------------------------------------------------------------------
-    def exists(self, desc: Descriptor) -> bool:
-        if not desc.is_manifest:
-            return blob_exists(self.context, desc.digest)
-        ok = lambda r: r.status_code in (200, 404)  # noqa: E731
-        response = self.context.request("HEAD", self._url(desc), headers={"Accept": desc.media_type}, ok=ok)
+    # -- what transfers share ----------------------------------------------------------------------
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """:meth:`Registry.request` for this repository (its token scope, its 401 answer)."""
+        return self.registry.request(
+            method, url, repo=self.path, on_unauthorized=self.on_unauthorized, **kwargs
+        )
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.registry.transport.retry
+
+    def retrying(self) -> Retrying:
+        """A fresh bounded retry loop for one transfer step (see :class:`dxf.transfer.Retrying`)."""
+        return Retrying(self.registry.transport)
+
+    def cancelled(self) -> bool:
+        """Whether the batch this transfer belongs to was abandoned."""
+        return self.cancel is not None and self.cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`DXFTransferCancelledError` if the batch this transfer belongs to was abandoned."""
+        if self.cancelled():
+            raise DXFTransferCancelledError("transfer cancelled")
+
+    def blob_url(self, digest: Digest) -> str:
+        return self.registry.blob_url(self.path, digest)
+
+    def manifest_url(self, reference: str | Digest) -> str:
+        return self.registry.manifest_url(self.path, reference)
+
+    # -- blobs -------------------------------------------------------------------------------------
+    def blob_exists(self, digest: Digest) -> bool:
+        """HEAD the blob: True when present, False when absent; other answers raise."""
+        response = self.request("HEAD", self.blob_url(digest), answers=statuses.BLOB_PRESENCE, blob_read=True)
         response.close()
-        return response.status_code == 200
+        return statuses.BLOB_PRESENCE.of(response) is statuses.Outcome.PRESENT
 
-    def fetch(self, desc: Descriptor) -> VerifiedContent:
-        if desc.is_manifest:
-            return VerifiedContent(desc, [self._manifest_bytes(str(desc.digest), desc.media_type)[0]])
-        reader = BlobReader(self.context, desc.digest, expected_size=desc.size)
-        return VerifiedContent(desc, reader, reader.close)
+    def blob_size(self, digest: Digest) -> int | None:
+        """The blob's size from a HEAD's ``Content-Length``; None when the registry does not say."""
+        response = self.request(
+            "HEAD", self.blob_url(digest), answers=statuses.BLOB_HEAD, headers=IDENTITY, blob_read=True
+        )
+        response.close()
+        return declared_length(response)
 
-    def resolve(self, reference: str) -> Descriptor:
-        content, media_type = self._manifest_bytes(reference, ACCEPT_MANIFESTS)
-        return Descriptor.of_bytes(media_type, content)
+    def open_blob(
+        self, digest: Digest, chunk_size: int | None = None, expected_size: int | None = None
+    ) -> BlobReader:
+        """The blob's verified chunks (the GET is sent now; see :class:`dxf.download.BlobReader`)."""
+        return BlobReader(self, digest, chunk_size, expected_size=expected_size)
 
-    def push(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
-        if not desc.is_manifest:
-            push_chunks(self.context, verified(desc, chunks), desc.digest, None)
-            return
-        content = b"".join(verified(desc, chunks))
-        self._put_manifest(str(desc.digest), desc.media_type, content)
+    def download(
+        self,
+        digest: Digest,
+        path: str,
+        progress: Progress | None = None,
+        *,
+        resume: bool = False,
+        expected_size: int | None = None,
+    ) -> int:
+        """Download the blob to ``path``, verified before it gets the name (see
+        :func:`dxf.download.download_to_file`); return its size."""
+        return download_to_file(self, digest, path, progress, resume=resume, expected_size=expected_size)
 
-    def tag(self, desc: Descriptor, reference: str) -> None:
-        content = self.fetch(desc).read_all()
-        self._put_manifest(reference, desc.media_type, content)
+    def push_file(
+        self,
+        path: str,
+        progress: Progress | None,
+        check_exists: bool,
+        chunk_size: int | None = None,
+        journal: UploadJournal | None = None,
+    ) -> Digest:
+        """Upload a file; see :func:`dxf.upload.push_file`."""
+        return push_file(self, path, progress, check_exists, chunk_size, journal)
 
-    # -- capabilities ------------------------------------------------------------------------------
-    def tags(self) -> Iterator[str]:
+    def push_chunks(self, chunks: Iterable[bytes], digest: Digest, progress: Progress | None) -> None:
+        """Upload chunks whose digest is known; see :func:`dxf.upload.push_chunks`."""
+        push_chunks(self, chunks, digest, progress)
+
+    def push_stream(self, stream: IO[bytes], progress: Progress | None) -> Digest:
+        """Upload a stream of unknown length; see :func:`dxf.upload.push_stream`."""
+        return push_stream(self, stream, progress)
+
+    def mount_blob(self, digest: Digest, from_repository: str) -> bool:
+        """Cross-repository blob mount (end-11). ``False`` when the registry opened an ordinary upload
+        instead (202), which is cancelled; a mount answered with another digest raises."""
+        source = validate_repository(from_repository)
+        url = self.registry.upload_start_url(self.path, mount=str(digest), **{"from": source})
+        response = self.request("POST", url, answers=statuses.MOUNT)
+        response.close()
+        if statuses.MOUNT.of(response) is not statuses.Outcome.MOUNTED:
+            self._cancel_upload(url, response.headers.get("Location"))
+            return False
+        sent = response.headers.get("Docker-Content-Digest")
+        if sent is not None and sent != str(digest):
+            raise DXFDigestMismatchError(sent, str(digest))
+        return True
+
+    def _cancel_upload(self, url: str, location: str | None) -> None:
+        if location:
+            UploadSession(self, self.registry.resolve_location(url, location)).cancel()
+
+    def delete_blob(self, digest: Digest) -> None:
+        self.request("DELETE", self.blob_url(digest), answers=statuses.BLOB_DELETE).close()
+
+    # -- manifests ---------------------------------------------------------------------------------
+    def get_manifest(self, reference: str, accept: str = ACCEPT_MANIFESTS) -> tuple[bytes, requests.Response]:
+        """GET a manifest by tag or digest, as sent (at most :data:`MAX_MANIFEST_SIZE` bytes)."""
+        response = self.request(
+            "GET",
+            self.manifest_url(reference),
+            answers=statuses.MANIFEST_GET,
+            headers={"Accept": accept},
+            stream=True,
+        )
+        return read_capped(response, MAX_MANIFEST_SIZE, "the manifest"), response
+
+    def fetch_manifest(self, reference: str, accept: str = ACCEPT_MANIFESTS) -> FetchedManifest:
+        """GET a manifest, checked against the digest it was asked by and the
+        ``Docker-Content-Digest`` the registry sent (:class:`DXFDigestMismatchError` otherwise)."""
+        content, response = self.get_manifest(reference, accept)
+        expected = [Digest.parse(d) for d in (_digest_in(reference), _content_digest(response)) if d]
+        for digest in expected:
+            verify_content_digest(content, digest)
+        return FetchedManifest(content, expected[0] if expected else Digest.of_bytes(content), response)
+
+    def head_manifest(self, reference: str) -> requests.Response:
+        """HEAD a manifest (its ``Docker-Content-Digest`` is the interesting part)."""
+        response = self.request(
+            "HEAD",
+            self.manifest_url(reference),
+            answers=statuses.MANIFEST_GET,
+            headers={"Accept": ACCEPT_MANIFESTS},
+        )
+        response.close()
+        return response
+
+    def put_manifest(self, reference: str, media_type: str, content: bytes) -> None:
+        """Store a manifest under a tag or its digest, with ``media_type`` as its Content-Type."""
+        url = self.manifest_url(reference)
+        headers = {"Content-Type": media_type}
+        self.request("PUT", url, answers=statuses.MANIFEST_PUT, body=content, headers=headers).close()
+
+    def delete_manifest(self, digest: Digest | str) -> None:
+        """Delete a manifest by digest (every tag pointing at it goes with it)."""
+        self.request("DELETE", self.manifest_url(digest), answers=statuses.MANIFEST_DELETE).close()
+
+    def delete_tag(self, tag: str) -> bool:
+        """Delete the tag alone; ``False`` when the registry does not delete tags (end-9, "Deleting
+        tags") or ``tag`` is a digest, so only deleting the manifest would remove it."""
+        if _digest_in(tag):
+            return False
+        response = self.request("DELETE", self.manifest_url(tag), answers=statuses.TAG_DELETE)
+        response.close()
+        return statuses.TAG_DELETE.of(response) is statuses.Outcome.DONE
+
+    def delete_reference(self, reference: str, manifest_digest: Digest) -> None:
+        """Remove ``reference``: the tag alone where the registry deletes tags, else the manifest
+        ``manifest_digest`` it names (which removes its other tags too, as python-dxf did)."""
+        if not self.delete_tag(reference):
+            self.delete_manifest(manifest_digest)
+
+    def tags(self, batch_size: int | None = None) -> Iterator[str]:
+        """Every tag, following the registry's pages (end-8a/8b)."""
         return self.registry.paginate(
             self.registry.tags_url(self.path),
             "tags",
             repo=self.path,
-            on_unauthorized=self.context.on_unauthorized,
-            batch_size=None,
+            on_unauthorized=self.on_unauthorized,
+            batch_size=batch_size,
         )
 
+    # -- the store core ----------------------------------------------------------------------------
+    def exists(self, desc: Descriptor) -> bool:
+        if not desc.is_manifest:
+            return self.blob_exists(desc.digest)
+        response = self.request(
+            "HEAD",
+            self.manifest_url(desc.digest),
+            answers=statuses.MANIFEST_PRESENCE,
+            headers={"Accept": desc.media_type},
+        )
+        response.close()
+        return statuses.MANIFEST_PRESENCE.of(response) is statuses.Outcome.PRESENT
+
+    def fetch(self, desc: Descriptor) -> VerifiedContent:
+        if desc.is_manifest:
+            return VerifiedContent(desc, [self.fetch_manifest(str(desc.digest), desc.media_type).content])
+        reader = self.open_blob(desc.digest, expected_size=desc.size)
+        return VerifiedContent(desc, reader, reader.close, checked_by_source=True)
+
+    def resolve(self, reference: str) -> Descriptor:
+        manifest = self.fetch_manifest(reference)
+        return Descriptor.of_bytes(manifest.media_type, manifest.content)
+
+    def push(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
+        if not desc.is_manifest:
+            self.push_chunks(verified(desc, chunks), desc.digest, None)
+            return
+        content = b"".join(verified(desc, chunks))
+        self.put_manifest(str(desc.digest), desc.media_type, content)
+
+    def tag(self, desc: Descriptor, reference: str) -> None:
+        content = self.fetch(desc).read_all()
+        self.put_manifest(reference, desc.media_type, content)
+
+    # -- capabilities ------------------------------------------------------------------------------
     def delete(self, desc: Descriptor) -> None:
-        self.context.request("DELETE", self._url(desc)).close()
+        if desc.is_manifest:
+            self.delete_manifest(desc.digest)
+        else:
+            self.delete_blob(desc.digest)
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
-        """Cross-repository blob mount (OCI distribution spec, end-11). ``False`` when the registry
-        opened an ordinary upload instead (202), which is cancelled."""
-        source = validate_repository(from_repository)
-        url = self.registry.upload_start_url(self.path, mount=str(desc.digest), **{"from": source})
-        response = self.context.request("POST", url, ok=lambda r: r.status_code in (201, 202))
-        response.close()
-        if response.status_code != 201:
-            location = response.headers.get("Location")
-            if location:
-                UploadSession(self.context, self.registry.resolve_location(url, location)).cancel()
-            return False
-        dcd = response.headers.get("Docker-Content-Digest")
-        if dcd is not None and dcd != str(desc.digest):
-            raise DXFDigestMismatchError(dcd, str(desc.digest))
-        return True
+        """Cross-repository blob mount; see :meth:`mount_blob`."""
+        return self.mount_blob(desc.digest, from_repository)
 
-    # -- manifests ---------------------------------------------------------------------------------
-    def _manifest_bytes(self, reference: str, accept: str) -> tuple[bytes, str]:
-        """GET a manifest by tag or digest, capped at :data:`MAX_MANIFEST_SIZE`, checked against the
-        digest it was asked by and the ``Docker-Content-Digest`` the registry sent; with its type."""
-        url = self.registry.manifest_url(self.path, reference)
-        response = self.context.request("GET", url, headers={"Accept": accept}, stream=True)
-        with response:
-            content = response.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=True)
-            media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
-            dcd = response.headers.get("Docker-Content-Digest")
-        if len(content) > MAX_MANIFEST_SIZE:
-            raise DXFManifestError(f"manifest {reference} is larger than {MAX_MANIFEST_SIZE} bytes")
-        for expected in (reference if ":" in reference else None, dcd):
-            if expected is not None:
-                digest = Digest.parse(expected)
-                got = Digest.of_bytes(content, digest.algorithm)
-                if got != digest:
-                    raise DXFDigestMismatchError(str(got), str(digest))
-        if media_type not in MANIFEST_TYPES:  # registries may say application/json, or nothing
-            media_type = parse_manifest(content, media_type).media_type
-        return content, media_type
 
-    def _put_manifest(self, reference: str, media_type: str, content: bytes) -> None:
-        url = self.registry.manifest_url(self.path, reference)
-        self.context.request("PUT", url, body=content, headers={"Content-Type": media_type}).close()
+def _digest_in(reference: str) -> str | None:
+    """``reference`` when it is a digest (tags cannot contain ``:``), else None."""
+    return reference if ":" in reference else None
+
+
+def _content_digest(response: requests.Response) -> str | None:
+    return response.headers.get("Docker-Content-Digest")

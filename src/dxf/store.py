@@ -88,6 +88,10 @@ def verified(desc: Descriptor, chunks: Iterable[bytes]) -> Generator[bytes, None
         raise DXFDigestMismatchError(f"{desc.digest.algorithm}:{got}", str(desc.digest))
 
 
+def _passed_through(chunks: Iterable[bytes]) -> Generator[bytes, None, None]:
+    yield from chunks
+
+
 class VerifiedContent:
     """The content of one blob or manifest as a store hands it out: verified chunks, closeable.
 
@@ -96,10 +100,18 @@ class VerifiedContent:
     """
 
     def __init__(
-        self, desc: Descriptor, chunks: Iterable[bytes], close: Callable[[], None] | None = None
+        self,
+        desc: Descriptor,
+        chunks: Iterable[bytes],
+        close: Callable[[], None] | None = None,
+        *,
+        checked_by_source: bool = False,
     ) -> None:
+        """``checked_by_source``: the source of ``chunks`` already checks them against ``desc`` as
+        :func:`verified` would (never a byte past ``desc.size``; size and digest at the end), as a
+        blob download that hashes what it receives does, so they are not hashed a second time."""
         self.descriptor = desc
-        self._chunks = verified(desc, chunks)
+        self._chunks = _passed_through(chunks) if checked_by_source else verified(desc, chunks)
         self._close = close
 
     def __iter__(self) -> Iterator[bytes]:

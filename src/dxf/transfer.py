@@ -1,25 +1,23 @@
-"""What every blob transfer shares: the repository it talks to, progress callbacks, failure rules.
+"""Transfer policy every upload and download shares: progress callbacks, which failures are worth
+resuming, and the one bounded retry loop they all use.
 
 Rules (see ``design.md``): never hold a whole blob in memory; hash bytes as they pass; a blob is
 verified (size and digest) before anything presents it as complete; a failed transfer resumes from
-what the other side already has instead of starting again. Uploads live in :mod:`dxf.upload`,
-downloads in :mod:`dxf.download`, many-blob transfers in :mod:`dxf.parallel`.
+what the other side already has instead of starting again. The repository a transfer talks to is a
+:class:`dxf.remote.RemoteRepository`; uploads live in :mod:`dxf.upload`, downloads in
+:mod:`dxf.download`, many-blob transfers in :mod:`dxf.parallel`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import requests
 import urllib3.exceptions
 
 from .digest import READ_SIZE
 from .exceptions import DXFHTTPError, DXFUnauthorizedError
-from .registry import Registry, UnauthorizedHook
-from .transport import RetryPolicy
+from .transport import RetryPolicy, Transport
 
 #: Bytes per read when downloading; python-dxf read 8 KiB, which made pulls CPU-bound.
 DEFAULT_DOWNLOAD_CHUNK = READ_SIZE
@@ -37,50 +35,43 @@ NETWORK_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
-class TransferCancelled(Exception):
-    """Raised inside a transfer whose batch was abandoned (a sibling failed, or Ctrl-C): stop at once.
-
-    Never reaches the caller of a batch: :func:`dxf.parallel.run_all` raises the failure that caused
-    the cancellation instead.
-    """
-
-
-@dataclass
-class RepoContext:
-    """What a transfer needs to talk to one repository.
-
-    ``cancel``, when set, makes transfers stop between two chunks with :class:`TransferCancelled`
-    (parallel batches set it when one transfer fails or the user interrupts).
-    """
-
-    registry: Registry
-    repo: str
-    on_unauthorized: UnauthorizedHook | None
-    cancel: threading.Event | None = None
-
-    def check_cancelled(self) -> None:
-        """Raise :class:`TransferCancelled` if the batch this transfer belongs to was abandoned."""
-        if self.cancel is not None and self.cancel.is_set():
-            raise TransferCancelled("transfer cancelled")
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        return self.registry.request(
-            method, url, repo=self.repo, on_unauthorized=self.on_unauthorized, **kwargs
-        )
-
-    @property
-    def retry(self) -> RetryPolicy:
-        return self.registry.transport.retry
-
-    def pause(self, failures: int, error: BaseException) -> None:
-        """Wait before retry number ``failures`` (honouring ``Retry-After`` when the error carries one)."""
-        response = getattr(error, "response", None)
-        self.registry.transport.sleep(self.retry.delay(failures, response))
-
-
 def is_resumable(error: BaseException, retry: RetryPolicy) -> bool:
     """Whether a failed request is worth resuming: network trouble, a retryable status, or a 401 that
     re-authentication already answered (the request body could not be replayed in place)."""
     if isinstance(error, (*NETWORK_FAILURES, DXFUnauthorizedError)):
         return True
     return isinstance(error, DXFHTTPError) and error.status_code in retry.statuses
+
+
+class Retrying:
+    """The bounded retry loop of one transfer step, written once::
+
+        retrying = Retrying(transport)
+        while True:
+            try:
+                ...  # one attempt
+                return
+            except Exception as error:
+                if not retrying.again(error):
+                    raise
+
+    Attempts are bounded by the transport's :class:`~dxf.transport.RetryPolicy` (the client's
+    ``retries``); waits back off exponentially and honour ``Retry-After``. The transport's
+    ``sleep`` is looked up at each wait, so a test can replace it on a live client.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self.failures = 0
+
+    def again(self, error: BaseException, *, worth_it: bool | None = None) -> bool:
+        """Count ``error`` and wait before the next attempt; ``False`` when ``error`` is final: not
+        worth resuming (by :func:`is_resumable`, unless ``worth_it`` says) or the attempts are spent."""
+        policy = self._transport.retry
+        if not (is_resumable(error, policy) if worth_it is None else worth_it):
+            return False
+        self.failures += 1
+        if self.failures >= policy.attempts:
+            return False
+        self._transport.sleep(policy.delay(self.failures, getattr(error, "response", None)))
+        return True

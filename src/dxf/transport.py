@@ -36,11 +36,12 @@ import requests
 import requests.adapters
 from urllib3.exceptions import InsecureRequestWarning
 
+from . import statuses
 from ._version import __version__
 from .exceptions import DXFSecurityError
 
 #: Statuses worth retrying: timeouts, throttling and transient server failures.
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_STATUSES = statuses.RETRY
 #: Seconds to wait for a TCP connection: finite, so a dead host fails in seconds, not minutes.
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Seconds a read may stall; generous because registries can take a while to hash large uploads.
@@ -332,7 +333,7 @@ class Transport:
             if not same_origin(url, target):
                 # Credentials belong to the registry's origin only (requests' should_strip_auth idea).
                 sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "authorization"}
-            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+            if statuses.method_after_redirect(response.status_code, method) != method:
                 method, data = "GET", None
             url, params = target, None
         raise requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")

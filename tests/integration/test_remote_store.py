@@ -4,11 +4,13 @@ in-memory store passes (tests/harness/store_contract.py), plus what only a regis
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from dxf import DXF, DXFBase
+from dxf.digest import Digest
 from dxf.manifest import OCTET_STREAM, Descriptor
 from dxf.remote import RemoteRepository
 from dxf.store import Mounter
@@ -52,3 +54,19 @@ class TestRemoteRepository(StoreContract, TagListerContract, DeleterContract):
         desc = Descriptor.of_bytes(OCTET_STREAM, b"nowhere")
         assert store.mount(desc, repo_name + "-empty") is False
         assert not store.exists(desc)
+
+
+def test_fetch_hashes_a_blob_once(store: RemoteRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The download verifies what it reads; the store does not hash the same bytes again."""
+    desc, data = blob(300_000)
+    store.push(desc, [data])
+    hashers: list[Digest] = []
+    make_hasher = Digest.hasher
+
+    def counting(self: Digest) -> Any:
+        hashers.append(self)
+        return make_hasher(self)
+
+    monkeypatch.setattr(Digest, "hasher", counting)
+    assert store.fetch(desc).read_all() == data
+    assert hashers == [desc.digest]
