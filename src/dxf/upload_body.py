@@ -204,8 +204,11 @@ class GatedProgress:
         self._water: HighWater | None = None
 
     def on_chunk(self, chunk: bytes) -> None:
+        """Count a chunk sent; report it (after catching up) once the digest is known, unless the
+        registry has the blob already: then the caller hears nothing (python-dxf's ``check_exists``)."""
         start, self._sent = self._sent, self._sent + len(chunk)
-        if self._progress is not None and self._hashing.done.is_set() and self._hashing.error is None:
+        hashed = self._hashing.done.is_set() and self._hashing.error is None
+        if self._progress is not None and hashed and not self._hashing.exists:
             water = self.catch_up(upto=start)
             water.position = start
             water.feed(chunk)

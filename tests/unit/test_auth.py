@@ -78,11 +78,11 @@ class _TokenRealm:
 
 def _authenticated(realm: _TokenRealm) -> AuthState:
     state = AuthState()
-    state.begin("a/b:push")
     state.authenticate(
         realm,  # type: ignore[arg-type]
         'Bearer realm="https://auth.example/token",service="reg"',
         repo="a/b",
+        scope="a/b:push",
         credentials=Credentials("fred", "hunter2"),
         actions=["pull", "push"],
         auth_host=None,
