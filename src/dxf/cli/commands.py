@@ -9,7 +9,8 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import requests
@@ -74,6 +75,32 @@ def _read_stdin_manifest() -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise dxf_exceptions.DXFManifestError("manifest on standard input is not UTF-8 text") from None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What one result of a command is about: an alias (``alias``), the manifest read from standard
+    input (``manifest``), or, for commands that take blobs, a blob digest (``blob``). Exactly one is
+    set; ``alias`` and ``manifest`` are passed as they are to ``get_alias``/``get_digest``."""
+
+    alias: str | None = None
+    manifest: str | None = None
+    blob: str | None = None
+
+
+def subjects(args: Sequence[str], *, blobs: bool = False) -> Iterator[Subject]:
+    """The manifest on standard input when there are no arguments, else each argument in order: an
+    alias name, or with ``blobs`` a blob digest unless written ``@alias``. Lazy, so that a command
+    prints each result before the next argument can fail, as python-dxf does."""
+    if not args:
+        yield Subject(manifest=_read_stdin_manifest())
+    for name in args:
+        if not blobs:
+            yield Subject(alias=name)
+        elif name.startswith("@"):
+            yield Subject(alias=name[1:])
+        else:
+            yield Subject(blob=name)
 
 
 def _dedupe(items: Sequence[str]) -> list[str]:
@@ -192,13 +219,11 @@ class Runner:
                 items.extend(result)
 
         want = sizes is not None
-        if not args:
-            add(self.dxf.get_alias(manifest=_read_stdin_manifest(), sizes=want, platform=platform))
-        for name in args:
-            if name.startswith("@"):
-                add(self.dxf.get_alias(name[1:], sizes=want, platform=platform))
+        for subject in subjects(args, blobs=True):
+            if subject.blob is not None:
+                items.append(subject.blob)
             else:
-                items.append(name)
+                add(self.dxf.get_alias(subject.alias, subject.manifest, sizes=want, platform=platform))
         return items
 
     def cmd_pull_blob(self, args: list[str]) -> None:
@@ -285,13 +310,12 @@ class Runner:
                 return {key: sum(size for _, size in value) for key, value in result.items()}
             return sum(size for _, size in result)
 
-        if not args:
-            _emit(total(self.dxf.get_alias(manifest=_read_stdin_manifest(), sizes=True, platform=platform)))
-        for name in args:
-            if name.startswith("@"):
-                _emit(total(self.dxf.get_alias(name[1:], sizes=True, platform=platform)))
+        for subject in subjects(args, blobs=True):
+            if subject.blob is not None:
+                _emit(self.dxf.blob_size(subject.blob))
             else:
-                _emit(self.dxf.blob_size(name))
+                blobs = self.dxf.get_alias(subject.alias, subject.manifest, sizes=True, platform=platform)
+                _emit(total(blobs))
 
     def cmd_mount_blob(self, args: list[str]) -> None:
         digest = self.dxf.mount_blob(args[0], args[1])
@@ -315,11 +339,8 @@ class Runner:
         _stdout().write(self.dxf.set_alias(args[0], *digests))
 
     def cmd_get_alias(self, args: list[str]) -> None:
-        platform = self.settings.platform
-        if not args:
-            _emit(self.dxf.get_alias(manifest=_read_stdin_manifest(), platform=platform))
-        for name in args:
-            _emit(self.dxf.get_alias(name, platform=platform))
+        for subject in subjects(args):
+            _emit(self.dxf.get_alias(subject.alias, subject.manifest, platform=self.settings.platform))
 
     def cmd_del_alias(self, args: list[str]) -> None:
         for name in args:
@@ -327,11 +348,8 @@ class Runner:
             _stdout().flush()
 
     def cmd_get_digest(self, args: list[str]) -> None:
-        platform = self.settings.platform
-        if not args:
-            _emit(self.dxf.get_digest(manifest=_read_stdin_manifest(), platform=platform))
-        for name in args:
-            _emit(self.dxf.get_digest(name, platform=platform))
+        for subject in subjects(args):
+            _emit(self.dxf.get_digest(subject.alias, subject.manifest, platform=self.settings.platform))
 
     def cmd_get_manifest(self, args: list[str]) -> None:
         for name in args:
