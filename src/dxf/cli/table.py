@@ -155,6 +155,10 @@ class Command:
     #: DXF_TOKEN is used as the bearer token (``auth`` asks for a fresh one instead).
     uses_token: bool = True
 
+    def __post_init__(self) -> None:
+        if not self.roles:  # the last role repeats: there must be one
+            raise ValueError(f"command {self.name!r}: roles must name at least one role")
+
     def role(self, index: int) -> Role:
         """The role of the ``index``-th argument after any leading alias."""
         return self.roles[min(index, len(self.roles) - 1)]
