@@ -28,8 +28,7 @@ from test_cli import DXF_SCRIPT, MISSING, child_env, fails, library_client, ok, 
 
 import dxf
 from dxf import exceptions as ex
-from dxf.cli_env import ConfigError
-from dxf.main import doit
+from dxf.main import ConfigError, doit
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, free_port, harness_env
 

@@ -461,7 +461,7 @@ def test_login_prompts_without_echo_on_a_terminal(
         prompts.append(prompt)
         return PASSWORD
 
-    monkeypatch.setattr("dxf.main.getpass.getpass", fake_getpass)
+    monkeypatch.setattr("dxf.cli.commands.getpass.getpass", fake_getpass)
     monkeypatch.setattr(sys, "stdin", _Terminal(USERNAME + "\n"))
     from dxf.main import doit
 

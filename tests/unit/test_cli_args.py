@@ -9,8 +9,8 @@ import requests
 
 from dxf import __version__
 from dxf import exceptions as ex
+from dxf.cli.progress import ProgressBars, short_label
 from dxf.main import COMMANDS, Invocation, classify, describe, doit, parse_argv, redact, run_command
-from dxf.progress import ProgressBars, short_label
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dxf import exceptions as ex
-from dxf.cli_args import check_arguments
-from dxf.cli_env import MAX_TIMEOUT, ConfigError, progress_wanted, read_settings
-from dxf.cli_errors import classify, report
+from dxf.cli.environment import MAX_TIMEOUT, ConfigError, progress_wanted, read_settings
+from dxf.cli.errors import classify, report
+from dxf.cli.grammar import check_arguments
 from dxf.exceptions import MAX_DETAIL_CHARS, describe_response, printable
 
 DIGEST = "sha256:" + "ab" * 32

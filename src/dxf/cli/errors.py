@@ -7,22 +7,40 @@ removes every credential the environment holds from any text before it is printe
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import re
 import signal
 import ssl
 import sys
+import traceback
 from collections.abc import Iterator, Mapping
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
-from . import exceptions as dxf_exceptions
-from .auth import basic_header
-from .cli_args import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_UNAUTHORIZED, Invocation
-from .cli_env import Settings
+from .. import exceptions as dxf_exceptions
+from ..auth import basic_header
+from .environment import ConfigError, Settings, debug_wanted, read_settings
+
+if TYPE_CHECKING:
+    from .grammar import Invocation
+
+#: Exit statuses (python-dxf's: ``errno.EACCES`` for refused credentials, ``errno.ENOENT`` for 404).
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = errno.ENOENT
+EXIT_UNAUTHORIZED = errno.EACCES
+#: After Ctrl-C: 128 + SIGINT, as a shell reports a command a signal ended.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+#: After SIGTERM or SIGHUP: 128 + the signal's number (143, 129), once temporary files are removed.
+EXIT_SIGNAL_BASE = 128
+#: When standard output's reader went away (``| head``): 128 + SIGPIPE, quietly.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 #: Environment keys whose values must never be printed.
 _SECRET_KEYS = ("DXF_PASSWORD", "DXF_AUTHORIZATION", "DXF_TOKEN")
@@ -221,6 +239,23 @@ def report(prefix: str, reason: str, environ: Mapping[str, str]) -> None:
     line = dxf_exceptions.printable(redact(line, environ), MAX_LINE_CHARS)
     sys.stderr.write(f"dxf: {line}\n")
     sys.stderr.flush()
+
+
+def fail(inv: Invocation | None, exc: BaseException, environ: Mapping[str, str]) -> int:
+    """Print the failure as one line (after its traceback with --debug/DXF_DEBUG); its exit status."""
+    code, reason = classify(exc, _settings_if_valid(environ))
+    if (inv is not None and inv.debug) or debug_wanted(environ):
+        sys.stderr.write(redact("".join(traceback.format_exception(exc)), environ))
+    report(describe(inv) if inv is not None else "", reason, environ)
+    return code
+
+
+def _settings_if_valid(environ: Mapping[str, str]) -> Settings | None:
+    """The settings, to name the registry in a reason; None when the environment is what failed."""
+    try:
+        return read_settings(environ)
+    except ConfigError:
+        return None
 
 
 # -- signals ----------------------------------------------------------------------------------------

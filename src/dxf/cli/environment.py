@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .auth import Credentials
-from .credentials import DEFAULT_CERTS_D, Keychain, certs_dir
-from .journal import default_directory
-from .reference import host_problem
-from .transport import ClientCert
+from ..auth import Credentials
+from ..credentials import DEFAULT_CERTS_D, Keychain, certs_dir
+from ..journal import default_directory
+from ..reference import host_problem
+from ..transport import ClientCert
 
 
 class ConfigError(ValueError):
