@@ -132,6 +132,8 @@ def redact_url(url: str) -> str:
     """The URL without query or userinfo, for messages (presigned storage URLs carry secrets there)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets (RFC 3986 3.2.2)
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"

@@ -109,3 +109,8 @@ def test_observers_see_secret_headers_as_their_scheme_only() -> None:
         "Cookie": REDACTED,
         "Accept": "application/json",
     }
+
+
+def test_redacted_urls_keep_ipv6_brackets() -> None:
+    assert redact_url("http://u:p@[::1]:5000/v2/x?token=s") == "http://[::1]:5000/v2/x"
+    assert redact_url("https://[fe80::1]/v2/") == "https://[fe80::1]/v2/"
