@@ -102,11 +102,6 @@ class Digest:
         return f"{self.algorithm}:{self.hex}"
 
 
-def parse_digest(value: str | Digest) -> Digest:
-    """Accept a :class:`Digest` or its string form."""
-    return value if isinstance(value, Digest) else Digest.parse(value)
-
-
 def hash_bytes(buf: bytes) -> str:
     """``sha256:<hex>`` of ``buf``, as python-dxf's ``hash_bytes`` returns it."""
     return str(Digest.of_bytes(buf))
