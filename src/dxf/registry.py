@@ -70,6 +70,10 @@ class Registry:
     def manifest_url(self, repo: str, reference: str | Digest) -> str:  # end-3, end-7, end-9
         return self.url(f"{validate_repository(repo)}/manifests/{quote(reference_part(reference), safe=':')}")
 
+    def referrers_url(self, repo: str, digest: Digest, artifact_type: str | None = None) -> str:  # end-12a/b
+        query = f"?{urlencode({'artifactType': artifact_type})}" if artifact_type else ""
+        return self.url(f"{validate_repository(repo)}/referrers/{digest}{query}")
+
     def tags_url(self, repo: str) -> str:  # end-8a/8b
         return self.url(f"{validate_repository(repo)}/tags/list")
 
