@@ -1,0 +1,89 @@
+"""A loopback registry that has the referrers API, which our real registry (distribution 2.8) lacks.
+
+It implements only what the API path needs, per the OCI distribution spec v1.1: manifests by digest
+or tag (PUT, GET, HEAD; a PUT of a manifest with a ``subject`` is answered with ``OCI-Subject``, as
+"Pushing Manifests with Subject" asks of a registry that processes it) and "Listing Referrers":
+``GET /v2/<name>/referrers/<digest>[?artifactType=]`` answers an image index of the manifests whose
+``subject`` is that digest (each entry with ``artifactType`` and ``annotations``), filtered when asked
+and then saying so with ``OCI-Filters-Applied: artifactType``. Blobs are not kept: tests push
+manifests only. Serve it with :class:`harness.stub.StubServer` (``StubServer(api.answer)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+from harness.stub import Reply, StubRequest
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+_MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
+_REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
+
+
+class ReferrersAPI:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.manifests: dict[str, tuple[str, bytes]] = {}  # digest -> (media type, content)
+        self.tags: dict[str, str] = {}
+
+    def answer(self, request: StubRequest) -> Reply:
+        url = urlsplit(request.path)
+        if url.path == "/v2/":
+            return Reply(200, {"Content-Length": "2"}, b"{}")
+        if m := _REFERRERS.match(url.path):
+            artifact_type = parse_qs(url.query).get("artifactType", [None])[0]
+            return self._referrers(m["digest"], artifact_type)
+        if m := _MANIFEST.match(url.path):
+            if request.method == "PUT":
+                return self._put(m["ref"], request)
+            return self._get(m["ref"], body=request.method == "GET")
+        return Reply(404, {"Content-Length": "0"})
+
+    def _put(self, ref: str, request: StubRequest) -> Reply:
+        digest = "sha256:" + hashlib.sha256(request.body).hexdigest()
+        media_type = request.headers.get("Content-Type", "")
+        with self._lock:
+            self.manifests[digest] = (media_type, request.body)
+            if not ref.startswith("sha256:"):
+                self.tags[ref] = digest
+        headers = {"Docker-Content-Digest": digest, "Content-Length": "0"}
+        subject = json.loads(request.body).get("subject")
+        if subject is not None:
+            headers["OCI-Subject"] = subject["digest"]
+        return Reply(201, headers)
+
+    def _get(self, ref: str, *, body: bool) -> Reply:
+        with self._lock:
+            digest = self.tags.get(ref, ref)
+            found = self.manifests.get(digest)
+        if found is None:
+            return Reply(404, {"Content-Length": "0"})
+        media_type, content = found
+        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest}
+        headers["Content-Length"] = str(len(content))
+        return Reply(200, headers, content if body else b"")
+
+    def _referrers(self, subject: str, artifact_type: str | None) -> Reply:
+        entries = []
+        with self._lock:
+            stored = list(self.manifests.items())
+        for digest, (media_type, content) in stored:
+            manifest = json.loads(content)
+            if (manifest.get("subject") or {}).get("digest") != subject:
+                continue
+            kind = manifest.get("artifactType") or manifest["config"]["mediaType"]
+            if artifact_type is not None and kind != artifact_type:
+                continue
+            entry = {"mediaType": media_type, "digest": digest, "size": len(content), "artifactType": kind}
+            if manifest.get("annotations"):
+                entry["annotations"] = manifest["annotations"]
+            entries.append(entry)
+        body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).encode()
+        headers = {"Content-Type": INDEX, "Content-Length": str(len(body))}
+        if artifact_type is not None:
+            headers["OCI-Filters-Applied"] = "artifactType"
+        return Reply(200, headers, body)

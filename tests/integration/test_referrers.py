@@ -1,0 +1,155 @@
+"""Referrers: ``DXF.attach`` / ``DXF.referrers`` and ``RemoteRepository``'s ``ReferrerLister``.
+
+distribution 2.8 (the real registry) has no referrers API, so the referrers tag schema fallback is
+tested against it, including attachers racing on one fallback index. The API path is tested against
+:mod:`harness.referrers_api`, a loopback server implementing that endpoint per the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+import dxf
+from dxf.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor
+from dxf.store import ReferrerLister
+from harness.referrers_api import ReferrersAPI
+from harness.registry import RegistryProcess
+from harness.stub import StubServer
+
+SIGNATURE = "application/vnd.example.signature"
+SBOM = "application/vnd.example.sbom"
+
+
+@pytest.fixture
+def client(registry_plain: RegistryProcess, repo_name: str) -> dxf.DXF:
+    return dxf.DXF(registry_plain.host, repo_name, insecure=True)
+
+
+@pytest.fixture
+def subject(client: dxf.DXF, tmp_path: Path) -> str:
+    """An alias (``app``) to attach things to; returns its manifest digest."""
+    f = tmp_path / "app.bin"
+    f.write_bytes(b"the application")
+    return client.push_artifact("app", str(f))
+
+
+def small_file(tmp_path: Path, name: str, content: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+def test_remote_repository_is_a_referrer_lister(client: dxf.DXF) -> None:
+    assert isinstance(client.store, ReferrerLister)
+
+
+def test_attach_and_list_through_the_fallback_index(client: dxf.DXF, subject: str, tmp_path: Path) -> None:
+    sig = client.attach("app", SIGNATURE, small_file(tmp_path, "sig", b"s"), annotations={"k": "v"})
+    sbom = client.attach(subject, SBOM, small_file(tmp_path, "sbom.json", b"{}"))
+    found = client.referrers("app")
+    assert [(r["digest"], r["artifactType"]) for r in found] == [(sig, SIGNATURE), (sbom, SBOM)]
+    assert found[0]["annotations"]["k"] == "v"
+    assert found[0]["mediaType"] == OCI_MANIFEST
+    assert [r["digest"] for r in client.referrers("app", SBOM)] == [sbom]
+    # the referrers tag schema: an image index tagged <alg>-<hex> of the subject
+    index = json.loads(client.store.fetch_manifest(subject.replace(":", "-")).content)
+    assert index["mediaType"] == OCI_INDEX
+    assert {m["digest"] for m in index["manifests"]} == {sig, sbom}
+    # the attached artifact's manifest names its subject
+    assert json.loads(client.get_manifest(sig))["subject"]["digest"] == subject  # type: ignore[arg-type]
+
+
+def test_nothing_attached_lists_nothing(client: dxf.DXF, subject: str) -> None:
+    assert client.referrers(subject) == []
+
+
+def test_parallel_attachers_lose_no_entry(
+    registry_plain: RegistryProcess, repo_name: str, subject: str, tmp_path: Path
+) -> None:
+    """Several clients (threads, each its own connection pool) attach to one subject at the same
+    moment: each read-modify-write of the fallback index races the others, and every entry must
+    survive."""
+    count = 6
+    files = [small_file(tmp_path, f"att{i}", f"attachment {i}".encode()) for i in range(count)]
+    start = threading.Barrier(count)
+    digests: list[str] = [""] * count
+    errors: list[BaseException] = []
+
+    def attach(i: int) -> None:
+        try:
+            attacher = dxf.DXF(registry_plain.host, repo_name, insecure=True)
+            start.wait(timeout=10)
+            digests[i] = attacher.attach("app", SIGNATURE, files[i])
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=attach, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    listed = {r["digest"] for r in dxf.DXF(registry_plain.host, repo_name, insecure=True).referrers(subject)}
+    assert listed == set(digests)
+
+
+def test_deleting_an_artifact_removes_it_from_the_fallback_index(
+    client: dxf.DXF, subject: str, tmp_path: Path
+) -> None:
+    kept = client.attach("app", SIGNATURE, small_file(tmp_path, "a", b"a"))
+    client.push_artifact("sig", small_file(tmp_path, "b", b"b"), artifact_type=SIGNATURE, subject="app")
+    assert len(client.referrers(subject)) == 2
+    client.del_alias("sig")
+    assert [r["digest"] for r in client.referrers(subject)] == [kept]
+    # through the store interface too
+    store = client.store
+    store.delete(store.resolve(kept))
+    assert client.referrers(subject) == []
+
+
+def test_referrers_api_is_used_where_the_registry_has_it() -> None:
+    api = ReferrersAPI()
+    with StubServer(api.answer) as server:
+        client = dxf.DXF(server.host, "repo", insecure=True)
+        store = client.store
+        empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:" + "4" * 64, "size": 2}
+        subject_bytes = json.dumps(
+            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": empty, "layers": []}
+        ).encode()
+        subject = Descriptor.of_bytes(OCI_MANIFEST, subject_bytes)
+        store.push(subject, [subject_bytes])
+        referrer = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": SIGNATURE,
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": "sha256:" + "4" * 64,
+                "size": 2,
+            },
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": str(subject.digest), "size": subject.size},
+            "annotations": {"k": "v"},
+        }
+        content = json.dumps(referrer).encode()
+        desc = Descriptor.of_bytes(OCI_MANIFEST, content)
+        store.push(desc, [content])
+        found = client.referrers(str(subject.digest))
+        assert found == [
+            {
+                "digest": str(desc.digest),
+                "mediaType": OCI_MANIFEST,
+                "size": desc.size,
+                "artifactType": SIGNATURE,
+                "annotations": {"k": "v"},
+            }
+        ]
+        assert client.referrers(str(subject.digest), SBOM) == []
+        paths = [r.path for r in server.seen]
+        assert any(p.startswith(f"/v2/repo/referrers/{subject.digest}") for p in paths)
+        # the registry processed the subject (OCI-Subject): no fallback index was written
+        assert not any(r.method == "PUT" and "sha256-" in r.path for r in server.seen)
