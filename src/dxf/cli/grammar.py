@@ -12,12 +12,12 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
 from .errors import EXIT_OK, EXIT_USAGE
-from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, Command, Role
+from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, JSON_OUTPUT, Command, Role
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -116,6 +116,8 @@ def _add_command_parser(subparsers: Any, command: Command) -> argparse.ArgumentP
     parser.add_argument("--debug", action="store_true", help="print a traceback on failure")
     for option in command.options:
         option.add_to(parser)
+    if command.json:
+        JSON_OUTPUT.add_to(parser)
     _add_positionals(parser, command)
     return parser
 
@@ -150,6 +152,11 @@ class Invocation:
     resume: bool = False
     username: str | None = None
     password_stdin: bool = False
+    json: bool = False
+    artifact_type: str | None = None
+    annotations: list[str] = field(default_factory=list)
+    config: str | None = None
+    subject: str | None = None
 
     @property
     def facts(self) -> Command:
@@ -239,6 +246,11 @@ def parse_argv(argv: Sequence[str]) -> Invocation | int:
         resume=bool(getattr(ns, "resume", False)),
         username=getattr(ns, "username", None),
         password_stdin=bool(getattr(ns, "password_stdin", False)),
+        json=bool(getattr(ns, "json", False)),
+        artifact_type=getattr(ns, "artifact_type", None),
+        annotations=list(getattr(ns, "annotation", None) or []),
+        config=getattr(ns, "config", None),
+        subject=getattr(ns, "subject", None),
     )
 
 
