@@ -281,7 +281,7 @@ def _stage(store: ReadOnlyStore, placement: Placement, staging: str, index: int)
     with store.fetch(placement.layer) as content, open(blob, "wb") as out:
         for chunk in content:
             out.write(chunk)
-    if not placement.unpack:
+    if not (placement.unpack or _packed_by_oras_py(placement, blob)):
         return blob
     unpacked = os.path.join(staging, f"{index}.dir")
     os.mkdir(unpacked)
@@ -291,6 +291,22 @@ def _stage(store: ReadOnlyStore, placement: Placement, staging: str, index: int)
     except (tarfile.FilterError, tarfile.ReadError) as e:
         raise DXFArtifactError(f"refusing packed directory {placement.name!r}: {e}") from None
     return _unpacked_root(unpacked)
+
+
+def _packed_by_oras_py(placement: Placement, blob: str) -> bool:
+    """Whether an unmarked layer is a directory as oras-py packs one: oras-py writes no
+    ``io.deis.oras.content.unpack`` but gives a directory the media type ``...tar+gzip`` and packs
+    it under its base name (the title). A ``.tar.gz`` pushed as a file holds other names, and stays
+    a file."""
+    if placement.layer.media_type != TAR_GZIP or UNPACK in (placement.layer.annotations or {}):
+        return False
+    try:
+        with tarfile.open(blob, "r:gz") as tar:
+            tops = {member.name.split("/", 1)[0] for member in tar.getmembers()}
+            first = tar.getmember(placement.name) if placement.name in tops else None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+    return tops == {placement.name} and first is not None and first.isdir()
 
 
 def _unpacked_root(unpacked: str) -> str:

@@ -227,3 +227,18 @@ def test_push_refuses_two_files_with_one_base_name(client: dxf.DXF, tmp_path: Pa
         client.push_artifact("x", str(tmp_path / "a" / "x"), str(tmp_path / "b" / "x"))
     with pytest.raises(ex.DXFNotFoundError):  # nothing was uploaded: the repository does not exist
         client.list_aliases()
+
+
+def test_a_tar_gz_file_stays_a_file(client: dxf.DXF, tmp_path: Path) -> None:
+    """Only a tar+gzip layer marked for unpacking, or packed under its own title as oras-py packs a
+    directory, is unpacked: an archive pushed as a file comes back as that file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "x").write_bytes(b"x")
+    archive = tmp_path / "release.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname="tree")
+    client.push_artifact("t", f"{archive}:application/vnd.oci.image.layer.v1.tar+gzip")
+    out = tmp_path / "out"
+    client.pull_artifact("t", str(out))
+    assert files_in(out) == {"release.tar.gz": archive.read_bytes()}
