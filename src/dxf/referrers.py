@@ -19,8 +19,6 @@ from .manifest import OCI_INDEX, Descriptor, ImageManifest, ManifestIndex, parse
 
 #: The header a registry that processed ``subject`` answers a manifest PUT with (dist-spec v1.1).
 OCI_SUBJECT = "OCI-Subject"
-#: Set on a referrers answer when the registry applied the ``artifactType`` filter itself.
-OCI_FILTERS_APPLIED = "OCI-Filters-Applied"
 
 
 def fallback_tag(subject: Digest) -> str:

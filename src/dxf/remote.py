@@ -25,7 +25,12 @@ import requests
 from . import statuses
 from .digest import Digest
 from .download import IDENTITY, BlobReader, declared_length, download_to_file
-from .exceptions import DXFDigestMismatchError, DXFReferrersIndexError, DXFTransferCancelledError
+from .exceptions import (
+    DXFDigestMismatchError,
+    DXFManifestError,
+    DXFReferrersIndexError,
+    DXFTransferCancelledError,
+)
 from .journal import UploadJournal
 from .limits import read_capped
 from .manifest import (
@@ -346,7 +351,7 @@ class RemoteRepository:
     def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> Iterator[Descriptor]:
         """The manifests whose ``subject`` is ``desc``: from the referrers API where the registry has
         it, else from the fallback index tagged ``<alg>-<hex>``. Filtered by ``artifact_type`` here
-        too when the registry did not say it applied the filter (``OCI-Filters-Applied``)."""
+        in every case: the spec lets a registry ignore the filter, and the fallback has none."""
         url = self.registry.referrers_url(self.path, desc.digest, artifact_type)
         response = self.request(
             "GET", url, answers=statuses.REFERRERS_LIST, headers={"Accept": OCI_INDEX}, stream=True
@@ -431,9 +436,12 @@ class RemoteRepository:
 
 def _subject_of(desc: Descriptor, content: bytes) -> Digest | None:
     """The digest of the manifest ``content`` refers to through ``subject``, if it has one."""
-    if desc.media_type not in IMAGE_MANIFEST_TYPES:
+    if desc.media_type not in IMAGE_MANIFEST_TYPES or b'"subject"' not in content:
         return None
-    parsed = parse_manifest(content, desc.media_type)
+    try:
+        parsed = parse_manifest(content, desc.media_type)
+    except DXFManifestError:  # the registry took it; what we cannot read refers to nothing we keep
+        return None
     assert isinstance(parsed, ImageManifest)
     return parsed.subject.digest if parsed.subject is not None else None
 
