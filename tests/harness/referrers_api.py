@@ -7,6 +7,12 @@ or tag (PUT, GET, HEAD; a PUT of a manifest with a ``subject`` is answered with 
 ``subject`` is that digest (each entry with ``artifactType`` and ``annotations``), filtered when asked
 and then saying so with ``OCI-Filters-Applied: artifactType``. Blobs are not kept: tests push
 manifests only. Serve it with :class:`harness.stub.StubServer` (``StubServer(api.answer)``).
+
+``ReferrersAPI(api=False)`` is a registry *without* the API (the referrers endpoint answers 404, a
+PUT gets no ``OCI-Subject``) that honours conditional requests instead: manifests are sent with an
+``ETag`` (their digest, quoted) and a PUT whose ``If-Match`` names another version of the tag than
+the current one is refused with 412 (RFC 9110 13.1.1). ``before_put`` (a test's hook) runs before
+each PUT is processed, e.g. to play another writer.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from harness.stub import Reply, StubRequest
@@ -25,16 +32,19 @@ _REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
 
 
 class ReferrersAPI:
-    def __init__(self) -> None:
+    def __init__(self, *, api: bool = True) -> None:
+        self.api = api
         self._lock = threading.Lock()
         self.manifests: dict[str, tuple[str, bytes]] = {}  # digest -> (media type, content)
         self.tags: dict[str, str] = {}
+        self.before_put: Callable[[str], None] = lambda _ref: None
+        self.refused: list[str] = []  # the references of PUTs answered 412
 
     def answer(self, request: StubRequest) -> Reply:
         url = urlsplit(request.path)
         if url.path == "/v2/":
             return Reply(200, {"Content-Length": "2"}, b"{}")
-        if m := _REFERRERS.match(url.path):
+        if (m := _REFERRERS.match(url.path)) and self.api:
             artifact_type = parse_qs(url.query).get("artifactType", [None])[0]
             return self._referrers(m["digest"], artifact_type)
         if m := _MANIFEST.match(url.path):
@@ -43,16 +53,27 @@ class ReferrersAPI:
             return self._get(m["ref"], body=request.method == "GET")
         return Reply(404, {"Content-Length": "0"})
 
-    def _put(self, ref: str, request: StubRequest) -> Reply:
-        digest = "sha256:" + hashlib.sha256(request.body).hexdigest()
-        media_type = request.headers.get("Content-Type", "")
+    def put(self, ref: str, media_type: str, body: bytes) -> str:
+        """Store a manifest (and tag it, unless ``ref`` is a digest); returns its digest."""
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
         with self._lock:
-            self.manifests[digest] = (media_type, request.body)
+            self.manifests[digest] = (media_type, body)
             if not ref.startswith("sha256:"):
                 self.tags[ref] = digest
+        return digest
+
+    def _put(self, ref: str, request: StubRequest) -> Reply:
+        self.before_put(ref)
+        expected = _header(request, "If-Match")
+        with self._lock:
+            current = self.tags.get(ref)
+        if not self.api and expected is not None and expected != f'"{current}"':
+            self.refused.append(ref)
+            return Reply(412, {"Content-Length": "0"})
+        digest = self.put(ref, request.headers.get("Content-Type", ""), request.body)
         headers = {"Docker-Content-Digest": digest, "Content-Length": "0"}
         subject = json.loads(request.body).get("subject")
-        if subject is not None:
+        if subject is not None and self.api:
             headers["OCI-Subject"] = subject["digest"]
         return Reply(201, headers)
 
@@ -63,7 +84,7 @@ class ReferrersAPI:
         if found is None:
             return Reply(404, {"Content-Length": "0"})
         media_type, content = found
-        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest}
+        headers = {"Content-Type": media_type, "Docker-Content-Digest": digest, "ETag": f'"{digest}"'}
         headers["Content-Length"] = str(len(content))
         return Reply(200, headers, content if body else b"")
 
@@ -87,3 +108,7 @@ class ReferrersAPI:
         if artifact_type is not None:
             headers["OCI-Filters-Applied"] = "artifactType"
         return Reply(200, headers, body)
+
+
+def _header(request: StubRequest, name: str) -> str | None:
+    return next((v for k, v in request.headers.items() if k.lower() == name.lower()), None)

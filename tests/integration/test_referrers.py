@@ -153,3 +153,69 @@ def test_referrers_api_is_used_where_the_registry_has_it() -> None:
         assert any(p.startswith(f"/v2/repo/referrers/{subject.digest}") for p in paths)
         # the registry processed the subject (OCI-Subject): no fallback index was written
         assert not any(r.method == "PUT" and "sha256-" in r.path for r in server.seen)
+
+
+def test_a_refused_conditional_write_is_merged_again() -> None:
+    """Against a loopback registry without the referrers API that honours ``If-Match``: another
+    writer replaces the fallback index between our read and our write; our PUT is refused (412),
+    and we read, merge and write again, keeping both entries."""
+    api = ReferrersAPI(api=False)
+    with StubServer(api.answer) as server:
+        store = dxf.DXF(server.host, "repo", insecure=True).store
+        empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:" + "4" * 64, "size": 2}
+
+        def manifest(subject: Descriptor | None, name: str) -> tuple[Descriptor, bytes]:
+            data: dict[str, object] = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": SIGNATURE,
+                "config": empty,
+                "layers": [],
+                "annotations": {"name": name},
+            }
+            if subject is not None:
+                data["subject"] = {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": str(subject.digest),
+                    "size": subject.size,
+                }
+            content = json.dumps(data).encode()
+            return Descriptor.of_bytes(OCI_MANIFEST, content), content
+
+        subject, subject_content = manifest(None, "subject")
+        store.push(subject, [subject_content])
+        ours, ours_content = manifest(subject, "ours")
+        theirs, theirs_content = manifest(subject, "theirs")
+        tag = "sha256-" + subject.digest.hex
+        store.push(theirs, [theirs_content])  # an index with their entry exists; we will read it
+        rival = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "digest": str(theirs.digest),
+                        "size": theirs.size,
+                        "artifactType": SIGNATURE,
+                    },
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "digest": "sha256:" + "7" * 64,
+                        "size": 1,
+                        "artifactType": SIGNATURE,
+                    },
+                ],
+            }
+        ).encode()
+
+        def another_writer_first(ref: str) -> None:
+            if ref == tag and not api.refused:
+                api.before_put = lambda _ref: None  # once
+                api.put(tag, OCI_INDEX, rival)
+
+        api.before_put = another_writer_first
+        store.push(ours, [ours_content])
+        assert api.refused == [tag]
+        listed = {str(d.digest) for d in store.referrers(subject)}
+        assert listed == {str(theirs.digest), str(ours.digest), "sha256:" + "7" * 64}

@@ -442,7 +442,7 @@ class Runner:
             _json_document(found)
             return
         for referrer in found:
-            _line(f"{referrer['digest']} {referrer['artifactType']}")
+            _line(f"{referrer['digest']} {referrer['artifactType'] or '-'}")
             for key, value in sorted(referrer["annotations"].items()):
                 _line(f"  {key}={value}")
 
