@@ -20,11 +20,14 @@ from dxf.artifact import (
     artifact_manifest,
     check_title,
     parse_annotations,
+    pull_artifact,
+    push_artifact,
 )
 from dxf.digest import Digest
 from dxf.exceptions import DXFArtifactError
 from dxf.manifest import OCI_MANIFEST, Descriptor, ImageManifest, parse_manifest
 from dxf.referrers import fallback_tag, index_bytes, index_entries, of_type, with_entry, without_digest
+from harness.memstore import MemoryStore
 
 
 def desc(content: bytes, artifact_type: str | None = None) -> Descriptor:
@@ -104,3 +107,20 @@ def test_fallback_index_edits() -> None:
     assert without_digest(entries, a.digest) == [b]
     assert of_type(entries, "type/b") == [b]
     assert of_type(entries, None) == entries
+
+
+def test_artifacts_work_on_any_store(tmp_path: Path) -> None:
+    """push_artifact/pull_artifact use only the store interface: the in-memory store will do (as an
+    OCI layout will)."""
+    store = MemoryStore()
+    (tmp_path / "in" / "tree").mkdir(parents=True)
+    (tmp_path / "in" / "a.txt").write_bytes(b"a")
+    (tmp_path / "in" / "tree" / "b.txt").write_bytes(b"b")
+    specs = [FileSpec(str(tmp_path / "in" / "a.txt")), FileSpec(str(tmp_path / "in" / "tree"))]
+    desc = push_artifact(store, "v1", specs, artifact_type="application/x-test", jobs=2)
+    assert store.resolve("v1") == desc
+    out = tmp_path / "out"
+    assert pull_artifact(store, "v1", str(out)) == [str(out / "a.txt"), str(out / "tree")]
+    assert (out / "a.txt").read_bytes() == b"a"
+    assert (out / "tree" / "b.txt").read_bytes() == b"b"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no staging left behind
