@@ -206,12 +206,14 @@ class Registry:
             response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
             body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
             yield from (body.get(key) or []) if isinstance(body, dict) else []
-            next_url = self._next_link(next_url, response.headers.get("Link"))
+            next_url = self.next_link(next_url, response.headers.get("Link"))
             if next_url in seen:
                 raise DXFProtocolError("the registry's next-page link points back to a page already read")
 
     @staticmethod
-    def _next_link(current: str, link: str | None) -> str | None:
+    def next_link(current: str, link: str | None) -> str | None:
+        """The ``rel="next"`` target of a ``Link`` header, resolved against ``current``; another origin
+        is refused (:class:`DXFSecurityError`)."""
         if not link:
             return None
         match = _LINK_RE.search(link)

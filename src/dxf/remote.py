@@ -28,6 +28,7 @@ from .download import IDENTITY, BlobReader, declared_length, download_to_file
 from .exceptions import (
     DXFDigestMismatchError,
     DXFManifestError,
+    DXFProtocolError,
     DXFReferrersIndexError,
     DXFTransferCancelledError,
 )
@@ -360,8 +361,26 @@ class RemoteRepository:
             response.close()
             entries = index_entries(self._fallback_index(desc.digest)[0])
         else:
-            entries = index_entries(read_capped(response, MAX_MANIFEST_SIZE, "the referrers list"))
+            entries = list(self._referrer_pages(url, response))
         return iter(of_type(entries, artifact_type))
+
+    def _referrer_pages(self, url: str, response: requests.Response) -> Iterator[Descriptor]:
+        """The entries of a referrers answer and of the pages its ``Link: rel="next"`` headers lead
+        to ("Listing Referrers": a large list may be paginated); a link back to a page already read
+        raises :class:`DXFProtocolError`."""
+        seen = {url}
+        while True:
+            yield from index_entries(read_capped(response, MAX_MANIFEST_SIZE, "the referrers list"))
+            next_url = self.registry.next_link(url, response.headers.get("Link"))
+            if next_url is None:
+                return
+            if next_url in seen:
+                raise DXFProtocolError("the registry's next-page link points back to a page already read")
+            seen.add(next_url)
+            url = next_url
+            response = self.request(
+                "GET", url, answers=statuses.REFERRERS_LIST, headers={"Accept": OCI_INDEX}, stream=True
+            )
 
     def _fallback_index(self, subject: Digest) -> tuple[bytes | None, str | None]:
         """The fallback index of ``subject`` and its ``ETag``; ``(None, None)`` when there is none."""

@@ -5,7 +5,8 @@ or tag (PUT, GET, HEAD; a PUT of a manifest with a ``subject`` is answered with 
 "Pushing Manifests with Subject" asks of a registry that processes it) and "Listing Referrers":
 ``GET /v2/<name>/referrers/<digest>[?artifactType=]`` answers an image index of the manifests whose
 ``subject`` is that digest (each entry with ``artifactType`` and ``annotations``), filtered when asked
-and then saying so with ``OCI-Filters-Applied: artifactType``. Blobs are not kept: tests push
+and then saying so with ``OCI-Filters-Applied: artifactType``; more than ``page_size`` entries
+are paginated with ``Link: <...>; rel="next"``. Blobs are not kept: tests push
 manifests only. Serve it with :class:`harness.stub.StubServer` (``StubServer(api.answer)``).
 
 ``ReferrersAPI(api=False)`` is a registry *without* the API (the referrers endpoint answers 404, a
@@ -22,7 +23,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from harness.stub import Reply, StubRequest
 
@@ -32,8 +33,9 @@ _REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
 
 
 class ReferrersAPI:
-    def __init__(self, *, api: bool = True) -> None:
+    def __init__(self, *, api: bool = True, page_size: int = 100) -> None:
         self.api = api
+        self.page_size = page_size
         self._lock = threading.Lock()
         self.manifests: dict[str, tuple[str, bytes]] = {}  # digest -> (media type, content)
         self.tags: dict[str, str] = {}
@@ -45,8 +47,9 @@ class ReferrersAPI:
         if url.path == "/v2/":
             return Reply(200, {"Content-Length": "2"}, b"{}")
         if (m := _REFERRERS.match(url.path)) and self.api:
-            artifact_type = parse_qs(url.query).get("artifactType", [None])[0]
-            return self._referrers(m["digest"], artifact_type)
+            query = parse_qs(url.query)
+            artifact_type = query.get("artifactType", [None])[0]
+            return self._referrers(m["name"], m["digest"], artifact_type, query.get("page", [None])[0])
         if m := _MANIFEST.match(url.path):
             if request.method == "PUT":
                 return self._put(m["ref"], request)
@@ -88,7 +91,7 @@ class ReferrersAPI:
         headers["Content-Length"] = str(len(content))
         return Reply(200, headers, content if body else b"")
 
-    def _referrers(self, subject: str, artifact_type: str | None) -> Reply:
+    def _referrers(self, name: str, subject: str, artifact_type: str | None, page: str | None) -> Reply:
         entries = []
         with self._lock:
             stored = list(self.manifests.items())
@@ -103,8 +106,16 @@ class ReferrersAPI:
             if manifest.get("annotations"):
                 entry["annotations"] = manifest["annotations"]
             entries.append(entry)
-        body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).encode()
+        start = int(page or 0)
+        shown = entries[start : start + self.page_size]
+        body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": shown}).encode()
         headers = {"Content-Type": INDEX, "Content-Length": str(len(body))}
+        if start + self.page_size < len(entries):
+            query = urlencode(
+                {"page": start + self.page_size, **({"artifactType": artifact_type} if artifact_type else {})}
+            )
+            headers["Link"] = f'</v2/{name}/referrers/{subject}?{query}>; rel="next"'
+
         if artifact_type is not None:
             headers["OCI-Filters-Applied"] = "artifactType"
         return Reply(200, headers, body)

@@ -43,6 +43,25 @@ def small_file(tmp_path: Path, name: str, content: bytes) -> str:
     return str(path)
 
 
+EMPTY = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:" + "4" * 64, "size": 2}
+
+
+def manifest(subject: Descriptor | None, name: str) -> tuple[Descriptor, bytes]:
+    """A small artifact manifest (for the loopback registries, which keep no blobs) named ``name``."""
+    data: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SIGNATURE,
+        "config": EMPTY,
+        "layers": [],
+        "annotations": {"name": name},
+    }
+    if subject is not None:
+        data["subject"] = {"mediaType": OCI_MANIFEST, "digest": str(subject.digest), "size": subject.size}
+    content = json.dumps(data).encode()
+    return Descriptor.of_bytes(OCI_MANIFEST, content), content
+
+
 def test_remote_repository_is_a_referrer_lister(client: dxf.DXF) -> None:
     assert isinstance(client.store, ReferrerLister)
 
@@ -162,26 +181,6 @@ def test_a_refused_conditional_write_is_merged_again() -> None:
     api = ReferrersAPI(api=False)
     with StubServer(api.answer) as server:
         store = dxf.DXF(server.host, "repo", insecure=True).store
-        empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:" + "4" * 64, "size": 2}
-
-        def manifest(subject: Descriptor | None, name: str) -> tuple[Descriptor, bytes]:
-            data: dict[str, object] = {
-                "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
-                "artifactType": SIGNATURE,
-                "config": empty,
-                "layers": [],
-                "annotations": {"name": name},
-            }
-            if subject is not None:
-                data["subject"] = {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": str(subject.digest),
-                    "size": subject.size,
-                }
-            content = json.dumps(data).encode()
-            return Descriptor.of_bytes(OCI_MANIFEST, content), content
-
         subject, subject_content = manifest(None, "subject")
         store.push(subject, [subject_content])
         ours, ours_content = manifest(subject, "ours")
@@ -219,3 +218,18 @@ def test_a_refused_conditional_write_is_merged_again() -> None:
         assert api.refused == [tag]
         listed = {str(d.digest) for d in store.referrers(subject)}
         assert listed == {str(theirs.digest), str(ours.digest), "sha256:" + "7" * 64}
+
+
+def test_referrers_api_pages_are_followed() -> None:
+    api = ReferrersAPI(page_size=2)
+    with StubServer(api.answer) as server:
+        client = dxf.DXF(server.host, "repo", insecure=True)
+        subject, content = manifest(None, "subject")
+        client.store.push(subject, [content])
+        pushed = set()
+        for i in range(5):
+            desc, content = manifest(subject, f"r{i}")
+            client.store.push(desc, [content])
+            pushed.add(str(desc.digest))
+        assert {r["digest"] for r in client.referrers(str(subject.digest))} == pushed
+        assert sum("/referrers/" in r.path for r in server.seen) == 3
