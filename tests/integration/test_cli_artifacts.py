@@ -4,10 +4,11 @@ against the real registry; without ``--json`` the python-dxf commands print exac
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from test_cli import fails, ok, run
+from test_cli import DXF_SCRIPT, child_env, fails, ok, run
 
 import dxf
 from harness.registry import RegistryProcess, harness_env
@@ -186,3 +187,27 @@ def test_without_json_output_stays_python_dxfs(env: dict[str, str], repo_name: s
 def test_json_is_offered_only_where_the_record_says_so(env: dict[str, str], repo_name: str) -> None:
     result = run(["del-alias", repo_name, "x", "--json"], env)
     assert result.code == 2 and "unrecognized arguments: --json" in result.err
+
+
+def test_parallel_attach_processes_lose_no_entry(
+    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path
+) -> None:
+    """Four ``dxf attach`` processes started together on one subject (distribution 2.8: the fallback
+    index): every one's entry is listed at the end."""
+    env = child_env(registry_plain)
+    ok(["push-artifact", repo_name, "@app", write(tmp_path / "app", b"app")], harness_env(registry_plain))
+    files = [write(tmp_path / f"sig{i}", f"signature {i}".encode()) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [str(DXF_SCRIPT), "attach", repo_name, "@app", "--artifact-type", SIGNATURE, f],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for f in files
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outputs]
+    attached = {out.decode().strip() for out, _ in outputs}
+    listed = json.loads(ok(["referrers", repo_name, "@app", "--json"], harness_env(registry_plain)).text)
+    assert {r["digest"] for r in listed} == attached
