@@ -923,6 +923,10 @@ def warm_up(s: Setup) -> None:
         quiet(bin_path, "pull-blob", "bench/warmup-tiny", digest)
         quiet(bin_path, "list-aliases", "bench/warmup-tiny")
     quiet(s.ours, "pull-blob", "bench/warmup-tiny", digest, "-o", tiny_dir / "out.bin")
+    quiet(s.ours, "push-artifact", "bench/warmup-artifact", "@v1", tiny)
+    quiet(s.ours, "pull-artifact", "bench/warmup-artifact", "@v1", "--output-dir", tiny_dir / "dxf-art")
+    quiet(sys.executable, ORAS_SCRIPT, "push", f"{s.reg.host}/bench/warmup-oras:v1", tiny_dir)
+    quiet(sys.executable, ORAS_SCRIPT, "pull", f"{s.reg.host}/bench/warmup-oras:v1", tiny_dir / "oras-art")
     for python in (s.theirs / "python", Path(sys.executable)):
         quiet(python, SMALL_SCRIPT, "--host", s.reg.host, "--repo", "bench/warmup-small", "--dir", tiny_dir)
     shutil.rmtree(tiny_dir, ignore_errors=True)
