@@ -101,7 +101,10 @@ def _file_chunks(path: str) -> Iterator[bytes]:
 
 
 def _describe_file(path: str, media_type: str, annotations: Mapping[str, str]) -> Descriptor:
-    return Descriptor(media_type, Digest.of_file(path), os.path.getsize(path), annotations=dict(annotations))
+    """The descriptor of a local file (hashed now; the upload checks the bytes against it again)."""
+    return Descriptor(
+        media_type, Digest.of_file(path), os.path.getsize(path), annotations=dict(annotations) or None
+    )
 
 
 def _pack_directory(directory: str, into: str, compress: bool) -> str:
@@ -196,7 +199,6 @@ def push_artifact(
         if config is not None:
             config_path = config.path
             config_desc = _describe_file(config.path, config.media_type or OCTET_STREAM, {})
-            config_desc = Descriptor(config_desc.media_type, config_desc.digest, config_desc.size)
         run_all(layers, lambda layer: _push_blob(store, layer.desc, layer.path), jobs)
         _push_blob(store, config_desc, config_path, EMPTY_CONFIG_CONTENT)
         content = artifact_manifest(
