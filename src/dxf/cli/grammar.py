@@ -72,6 +72,10 @@ exit status:
 EPILOG = ENVIRONMENT_HELP + "\n\n" + EXIT_HELP
 
 
+#: What the usage line of a command that offers ``--json`` shows (the records' synopses leave it out).
+JSON_USAGE = " [--json]"
+
+
 class UsageError(Exception):
     """A command-line mistake found after parsing; reported like argparse (usage, exit 2)."""
 
@@ -109,7 +113,7 @@ def _add_command_parser(subparsers: Any, command: Command) -> argparse.ArgumentP
         prog=f"dxf {command.name}",
         help=command.summary,
         description=textwrap.fill(command.description, 78),
-        usage=f"dxf {command.name} [--debug] {command.synopsis}".rstrip(),
+        usage=f"dxf {command.name} [--debug]{JSON_USAGE if command.json else ''} {command.synopsis}".rstrip(),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
