@@ -12,12 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 
 import dxf
 from dxf.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor
 from dxf.store import ReferrerLister
 from harness.referrers_api import ReferrersAPI
-from harness.registry import RegistryProcess
+from harness.registry import PASSWORD, USERNAME, RegistryProcess
 from harness.stub import StubServer
 
 SIGNATURE = "application/vnd.example.signature"
@@ -233,3 +234,23 @@ def test_referrers_api_pages_are_followed() -> None:
             pushed.add(str(desc.digest))
         assert {r["digest"] for r in client.referrers(str(subject.digest))} == pushed
         assert sum("/referrers/" in r.path for r in server.seen) == 3
+
+
+def test_artifacts_and_referrers_in_every_auth_mode(
+    registry: RegistryProcess, repo_name: str, tmp_path: Path
+) -> None:
+    """Plain HTTP, TLS + basic auth, TLS + tokens: the artifact and referrer requests (including the
+    fallback index's tag) carry the same authentication as everything else."""
+
+    def auth(obj: dxf.DXFBase, response: requests.Response) -> None:
+        obj.authenticate(USERNAME, PASSWORD, response=response)
+
+    client = dxf.DXF(
+        registry.host, repo_name, auth, insecure=registry.insecure, tlsverify=registry.ca_bundle or True
+    )
+    subject = client.push_artifact("app", small_file(tmp_path, "app", b"app"))
+    sig = client.attach("app", SIGNATURE, small_file(tmp_path, "sig", b"sig"))
+    assert [r["digest"] for r in client.referrers(subject)] == [sig]
+    out = tmp_path / "out"
+    client.pull_artifact(sig, str(out))
+    assert (out / "sig").read_bytes() == b"sig"
