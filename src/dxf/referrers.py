@@ -17,9 +17,6 @@ from collections.abc import Iterable
 from .digest import Digest
 from .manifest import OCI_INDEX, Descriptor, ImageManifest, ManifestIndex, parse_manifest
 
-#: The header a registry that processed ``subject`` answers a manifest PUT with (dist-spec v1.1).
-OCI_SUBJECT = "OCI-Subject"
-
 
 def fallback_tag(subject: Digest) -> str:
     """The referrers tag schema's tag for ``subject``: ``<alg>-<hex>``."""

@@ -47,7 +47,6 @@ from .manifest import (
 )
 from .reference import validate_repository
 from .referrers import (
-    OCI_SUBJECT,
     fallback_tag,
     index_bytes,
     index_entries,
@@ -63,6 +62,9 @@ from .transport import RetryPolicy
 from .upload import push_chunks, push_file, push_stream
 from .upload_session import UploadSession
 
+#: The header a registry that processed a manifest's ``subject`` answers its PUT with (distribution
+#: spec v1.1, "Pushing Manifests with Subject"); without it the client keeps the fallback index.
+OCI_SUBJECT = "OCI-Subject"
 #: Read-merge-write rounds an update of a referrers fallback index gets before giving up.
 INDEX_ROUNDS = 12
 #: Seconds (a random pick between the two) between writing the fallback index and reading it back.
