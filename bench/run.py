@@ -39,6 +39,9 @@ PYDXF_VENV = WORK / "pydxf-venv"
 PYDXF_VERSION = "12.1.1"
 SMALL_SCRIPT = ROOT / "bench" / "smallblobs.py"
 ITERATE_SCRIPT = ROOT / "bench" / "iterate.py"
+ORAS_SCRIPT = ROOT / "bench" / "oras_side.py"
+ARTIFACT_FILES = 100
+ARTIFACT_FILE_SIZE = 64 * 1024
 TIME_BIN = "/usr/bin/time"
 MIB = 1024 * 1024
 SMALL_SIZE = 4096
@@ -262,7 +265,8 @@ def settle() -> None:
 @dataclass
 class Result:
     name: str
-    group: str  # "push", "pull", "iter", "small-push", "small-pull", "list-aliases"
+    # "push", "pull", "iter", "small-push", "small-pull", "list-aliases", "artifact-push", "artifact-pull"
+    group: str
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
     units: int = 0  # bytes (big blob) or blobs (small) moved per run, for throughput
@@ -625,6 +629,61 @@ def bench_list_aliases(s: Setup, repeat: int) -> list[Result]:
     return results
 
 
+def bench_artifacts(s: Setup, repeat: int) -> list[Result]:
+    """100 files of 64 KiB as one artifact: ``dxf push-artifact``/``pull-artifact`` against oras-py's
+    ``push``/``pull`` (``bench/oras_side.py``), each a fresh process, each push into a fresh
+    repository (nothing is skipped as already there), each pull into an empty directory."""
+    src = s.out_dir / "artifact-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for i in range(ARTIFACT_FILES):
+        (src / f"file-{i:03d}.bin").write_bytes(os.urandom(ARTIFACT_FILE_SIZE))
+    names = sorted(p.name for p in src.iterdir())
+    files = [str(src / name) for name in names]
+    python = Path(sys.executable)
+
+    def push(tool: str) -> Callable[[int], Sample]:
+        def run(i: int) -> Sample:
+            repo = f"bench/artifact-{tool}-{i}"
+            if tool == "oras-py":
+                cmd = [str(python), str(ORAS_SCRIPT), "push", f"{s.reg.host}/{repo}:v1", str(src)]
+            else:
+                cmd = [str(s.ours), "push-artifact", repo, "@v1", *files]
+            return run_measured(cmd, s.env, watch=s.reg_pid)
+
+        return run
+
+    def pull(tool: str) -> Callable[[int], Sample]:
+        repo = f"bench/artifact-{tool}-0"  # what this tool pushed in its first round
+
+        def run(i: int) -> Sample:
+            out = s.out_dir / f"artifact-out-{tool}-{i}"
+            shutil.rmtree(out, ignore_errors=True)
+            if tool == "oras-py":
+                cmd = [str(python), str(ORAS_SCRIPT), "pull", f"{s.reg.host}/{repo}:v1", str(out)]
+            else:
+                cmd = [str(s.ours), "pull-artifact", repo, "@v1", "--output-dir", str(out)]
+            try:
+                sample = run_measured(cmd, s.env, watch=s.reg_pid)
+                pulled = sorted(p.name for p in out.iterdir())
+                if pulled != names:
+                    raise RuntimeError(f"{tool} pulled {len(pulled)} files, not the {len(names)} pushed")
+                return sample
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+
+        return run
+
+    label = f"{ARTIFACT_FILES} x {ARTIFACT_FILE_SIZE // 1024} KiB"
+    tools = ("oras-py", "dxf")
+    pushes = [Result(f"{label} artifact push, {t}", "artifact-push", units=ARTIFACT_FILES) for t in tools]
+    pulls = [Result(f"{label} artifact pull, {t}", "artifact-pull", units=ARTIFACT_FILES) for t in tools]
+    round_robin(pushes, repeat, [push(t) for t in tools])
+    round_robin(pulls, repeat, [pull(t) for t in tools])
+    shutil.rmtree(src, ignore_errors=True)
+    return pushes + pulls
+
+
 # -- report -------------------------------------------------------------------------------------------------
 
 
@@ -633,7 +692,8 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
         return push_anchor
     if result.group == "pull":
         return by_name.get("curl GET -o file")
-    return next((r for r in by_name.values() if r.group == result.group and "python-dxf" in r.name), None)
+    reference = "oras-py" if result.group.startswith("artifact") else "python-dxf"
+    return next((r for r in by_name.values() if r.group == result.group and reference in r.name), None)
 
 
 def throughput(result: Result) -> str:
@@ -641,6 +701,8 @@ def throughput(result: Result) -> str:
         return f"{result.units / MIB / result.median:8.0f} MiB/s"
     if result.group.startswith("small"):
         return f"{result.units / result.median:8.0f} blob/s"
+    if result.group.startswith("artifact"):
+        return f"{result.units / result.median:8.0f} file/s"
     return ""
 
 
@@ -655,7 +717,7 @@ def anchor_label(anchor: Result) -> str:
         return "curl PUT -T" if "-T" in anchor.name else "curl PUT --data-binary"
     if anchor.group == "pull":
         return "curl GET"
-    return "python-dxf"
+    return "oras-py" if anchor.group.startswith("artifact") else "python-dxf"
 
 
 def print_table(results: list[Result]) -> dict[str, float]:
@@ -812,8 +874,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all samples and verdicts here")
     parser.add_argument(
         "--only",
-        default="push,pull,iter,small,list",
-        help="comma-separated subset of push,pull,iter,small,list (default: all)",
+        default="push,pull,iter,small,list,artifact",
+        help="comma-separated subset of push,pull,iter,small,list,artifact (default: all)",
     )
     args = parser.parse_args(argv)
     quick = (64, 2, 100)
@@ -861,6 +923,10 @@ def warm_up(s: Setup) -> None:
         quiet(bin_path, "pull-blob", "bench/warmup-tiny", digest)
         quiet(bin_path, "list-aliases", "bench/warmup-tiny")
     quiet(s.ours, "pull-blob", "bench/warmup-tiny", digest, "-o", tiny_dir / "out.bin")
+    quiet(s.ours, "push-artifact", "bench/warmup-artifact", "@v1", tiny)
+    quiet(s.ours, "pull-artifact", "bench/warmup-artifact", "@v1", "--output-dir", tiny_dir / "dxf-art")
+    quiet(sys.executable, ORAS_SCRIPT, "push", f"{s.reg.host}/bench/warmup-oras:v1", tiny_dir)
+    quiet(sys.executable, ORAS_SCRIPT, "pull", f"{s.reg.host}/bench/warmup-oras:v1", tiny_dir / "oras-art")
     for python in (s.theirs / "python", Path(sys.executable)):
         quiet(python, SMALL_SCRIPT, "--host", s.reg.host, "--repo", "bench/warmup-small", "--dir", tiny_dir)
     shutil.rmtree(tiny_dir, ignore_errors=True)
@@ -883,7 +949,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     theirs = ensure_pydxf_venv()
     ours = our_dxf()
-    path, digest = big_file(args.size_mib)
+    # the big blob only for the parts that move it (creating 1 GiB costs time and disk)
+    path, digest = big_file(args.size_mib) if only & {"push", "pull", "iter"} else (Path(os.devnull), "")
     rss_via = "/usr/bin/time %M" if os.access(TIME_BIN, os.X_OK) else "os.wait4 ru_maxrss"
     log(f"size {args.size_mib} MiB, repeat {args.repeat}, {args.small_count} small blobs; RSS via {rss_via}")
 
@@ -918,6 +985,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += bench_small(setup, args.repeat, args.small_count)
             if "list" in only:
                 results += bench_list_aliases(setup, 4 if args.quick else 10)
+            if "artifact" in only:
+                results += bench_artifacts(setup, args.repeat)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
 

@@ -593,13 +593,85 @@ class DXF(DXFBase):
             result = [str(d) for d in parsed.layers]
         else:
             result = [str(layer.digest) for layer in parsed.layers]
-        self.store.delete_reference(alias, fetched.digest)
+        subject = parsed.subject.digest if isinstance(parsed, ImageManifest) and parsed.subject else None
+        self.store.delete_reference(alias, fetched.digest, subject)
         return result
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""
         it = self.store.tags(batch_size)
         return it if iterate else list(it)
+
+    # -- OCI artifacts and referrers (new; see dxf.artifact) ---------------------------------------
+    def push_artifact(
+        self,
+        alias: str | None,
+        *files: str,
+        artifact_type: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+        config: str | None = None,
+        subject: str | None = None,
+        jobs: int | None = None,
+        compress: bool = True,
+    ) -> str:
+        """Store ``files`` (each ``PATH[:MEDIATYPE]``; a directory is packed as a tar) as an OCI
+        artifact, point ``alias`` at it (None: no alias) and return the manifest digest.
+
+        Each layer carries its file's base name as ``org.opencontainers.image.title``; the config is
+        the empty one unless ``config`` (``PATH[:MEDIATYPE]``) is given; ``subject`` (an alias or a
+        manifest digest) makes the artifact refer to that manifest (see :meth:`referrers`)."""
+        from .artifact import FileSpec, push_artifact
+
+        desc = push_artifact(
+            self.store,
+            alias,
+            [FileSpec.parse(f) for f in files],
+            artifact_type=artifact_type,
+            annotations=annotations,
+            config=FileSpec.parse(config) if config is not None else None,
+            subject=self.store.resolve(subject) if subject is not None else None,
+            jobs=jobs or self._jobs,
+            compress=compress,
+        )
+        return str(desc.digest)
+
+    def pull_artifact(self, alias: str, output_dir: str, *, jobs: int | None = None) -> list[str]:
+        """Restore the artifact ``alias`` (or a manifest digest) into ``output_dir``: each layer
+        under its title, verified, all or nothing; return the paths. Unsafe or duplicate titles
+        raise :class:`DXFArtifactError` before anything is written."""
+        from .artifact import pull_artifact
+
+        return pull_artifact(self.store, alias, output_dir, jobs=jobs or self._jobs)
+
+    def attach(
+        self,
+        subject: str,
+        artifact_type: str,
+        *files: str,
+        annotations: Mapping[str, str] | None = None,
+        jobs: int | None = None,
+    ) -> str:
+        """Store ``files`` as an artifact of ``artifact_type`` referring to ``subject`` (an alias or
+        a manifest digest), without an alias of its own; return its manifest digest."""
+        return self.push_artifact(
+            None, *files, artifact_type=artifact_type, annotations=annotations, subject=subject, jobs=jobs
+        )
+
+    def referrers(self, subject: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
+        """What refers to ``subject`` (an alias or a manifest digest), optionally of one type: one
+        dict per referrer with ``digest``, ``mediaType``, ``size``, ``artifactType`` and
+        ``annotations``. Uses the registry's referrers API, else the referrers tag schema."""
+        target = self.store.resolve(subject)
+        return [
+            {
+                "digest": str(entry.digest),
+                "mediaType": entry.media_type,
+                "size": entry.size,
+                "artifactType": entry.artifact_type,
+                "annotations": dict(entry.annotations or {}),
+            }
+            for entry in self.store.referrers(target, artifact_type)
+        ]
 
 
 def _chunk_size(value: int | str | None) -> int | None:

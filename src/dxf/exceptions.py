@@ -29,7 +29,9 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
     ├── DXFSessionLostError                  new: the registry dropped an upload session, retries spent
     ├── DXFTransferCancelledError            new: inside a batch that was abandoned (never escapes it)
-    └── DXFCredentialError                   new: a credentials file or helper we cannot use
+    ├── DXFCredentialError                   new: a credentials file or helper we cannot use
+    ├── DXFArtifactError                     (also ValueError)  new: an artifact we refuse to build or restore
+    └── DXFReferrersIndexError               new: the referrers fallback index kept being overwritten
 
 Which status becomes which exception is decided in :mod:`dxf.statuses`. Connection and TLS failures
 are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after retries), exactly as
@@ -285,3 +287,15 @@ def error_for_response(response: requests.Response, what: str | None = None) -> 
     from .statuses import error_for_response as for_response  # statuses imports this module
 
     return for_response(response, what)
+
+
+class DXFArtifactError(DXFError, ValueError):
+    """An artifact dxf refuses to build or to restore: a layer title that is absolute, contains
+    ``..`` or leads out of the output directory (through a symlink, too), two layers with one title,
+    a tar member that would land outside its directory, a malformed ``--annotation``. Nothing is
+    written when this is raised."""
+
+
+class DXFReferrersIndexError(DXFError):
+    """The referrers fallback index (the ``<alg>-<hex>`` tag) could not be brought to hold the change
+    within a bounded number of read-merge-write rounds, because other writers kept replacing it."""

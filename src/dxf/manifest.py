@@ -93,6 +93,8 @@ class Descriptor:
     size: int
     platform: Platform | None = None
     annotations: Mapping[str, str] | None = field(default=None, hash=False)
+    #: The ``artifactType`` an index entry carries (image-spec v1.1, referrers lists use it).
+    artifact_type: str | None = field(default=None, hash=False)
 
     @classmethod
     def of_bytes(cls, media_type: str, content: bytes) -> Descriptor:
@@ -103,6 +105,24 @@ class Descriptor:
     def is_manifest(self) -> bool:
         """Whether this names a manifest or index (a registry keeps those apart from blobs)."""
         return self.media_type in MANIFEST_TYPES
+
+    def to_json(self) -> dict[str, object]:
+        """The descriptor as a manifest or index writes it (image-spec "Descriptor" field names)."""
+        data: dict[str, object] = {
+            "mediaType": self.media_type,
+            "digest": str(self.digest),
+            "size": self.size,
+        }
+        if self.artifact_type is not None:
+            data["artifactType"] = self.artifact_type
+        if self.annotations:
+            data["annotations"] = dict(self.annotations)
+        if self.platform is not None:
+            platform = {"os": self.platform.os, "architecture": self.platform.architecture}
+            if self.platform.variant:
+                platform["variant"] = self.platform.variant
+            data["platform"] = platform
+        return data
 
 
 @dataclass(frozen=True)
@@ -335,6 +355,7 @@ def _descriptor(item: object, where: str) -> Descriptor:
         size=size,
         platform=None if platform is None else _platform(platform, where),
         annotations=_annotations(item, where),
+        artifact_type=_optional_string(item, "artifactType", where),
     )
 
 

@@ -70,6 +70,10 @@ class Registry:
     def manifest_url(self, repo: str, reference: str | Digest) -> str:  # end-3, end-7, end-9
         return self.url(f"{validate_repository(repo)}/manifests/{quote(reference_part(reference), safe=':')}")
 
+    def referrers_url(self, repo: str, digest: Digest, artifact_type: str | None = None) -> str:  # end-12a/b
+        query = f"?{urlencode({'artifactType': artifact_type})}" if artifact_type else ""
+        return self.url(f"{validate_repository(repo)}/referrers/{digest}{query}")
+
     def tags_url(self, repo: str) -> str:  # end-8a/8b
         return self.url(f"{validate_repository(repo)}/tags/list")
 
@@ -202,12 +206,14 @@ class Registry:
             response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
             body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
             yield from (body.get(key) or []) if isinstance(body, dict) else []
-            next_url = self._next_link(next_url, response.headers.get("Link"))
+            next_url = self.next_link(next_url, response.headers.get("Link"))
             if next_url in seen:
                 raise DXFProtocolError("the registry's next-page link points back to a page already read")
 
     @staticmethod
-    def _next_link(current: str, link: str | None) -> str | None:
+    def next_link(current: str, link: str | None) -> str | None:
+        """The ``rel="next"`` target of a ``Link`` header, resolved against ``current``; another origin
+        is refused (:class:`DXFSecurityError`)."""
         if not link:
             return None
         match = _LINK_RE.search(link)

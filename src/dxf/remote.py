@@ -13,8 +13,10 @@ endpoints, as oras-go's ``remote.Repository`` does.
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -23,24 +25,50 @@ import requests
 from . import statuses
 from .digest import Digest
 from .download import IDENTITY, BlobReader, declared_length, download_to_file
-from .exceptions import DXFDigestMismatchError, DXFTransferCancelledError
+from .exceptions import (
+    DXFDigestMismatchError,
+    DXFManifestError,
+    DXFProtocolError,
+    DXFReferrersIndexError,
+    DXFTransferCancelledError,
+)
 from .journal import UploadJournal
 from .limits import read_capped
 from .manifest import (
     ACCEPT_MANIFESTS,
+    IMAGE_MANIFEST_TYPES,
     MANIFEST_TYPES,
     MAX_MANIFEST_SIZE,
+    OCI_INDEX,
     Descriptor,
+    ImageManifest,
     parse_manifest,
     verify_content_digest,
 )
 from .reference import validate_repository
+from .referrers import (
+    fallback_tag,
+    index_bytes,
+    index_entries,
+    of_type,
+    referrer_entry,
+    with_entry,
+    without_digest,
+)
 from .registry import Registry, UnauthorizedHook
 from .store import VerifiedContent, verified
 from .transfer import Progress, Retrying
 from .transport import RetryPolicy
 from .upload import push_chunks, push_file, push_stream
 from .upload_session import UploadSession
+
+#: The header a registry that processed a manifest's ``subject`` answers its PUT with (distribution
+#: spec v1.1, "Pushing Manifests with Subject"); without it the client keeps the fallback index.
+OCI_SUBJECT = "OCI-Subject"
+#: Read-merge-write rounds an update of a referrers fallback index gets before giving up.
+INDEX_ROUNDS = 12
+#: Seconds (a random pick between the two) between writing the fallback index and reading it back.
+INDEX_SETTLE_SECONDS = (0.02, 0.08)
 
 
 @dataclass(frozen=True)
@@ -70,9 +98,10 @@ class RemoteRepository:
     """The repository ``path`` (e.g. ``fred/datalogger``) on ``registry``. Thread-safe.
 
     Implements :class:`dxf.store.Store` and the capabilities :class:`~dxf.store.TagLister`,
-    :class:`~dxf.store.Deleter` and :class:`~dxf.store.Mounter`. ``on_unauthorized`` answers a 401
-    (the client's authentication); ``cancel``, when set, makes transfers stop between two chunks
-    with :class:`DXFTransferCancelledError` (see :meth:`for_batch`).
+    :class:`~dxf.store.Deleter`, :class:`~dxf.store.Mounter` and :class:`~dxf.store.ReferrerLister`
+    (pushing a manifest with a ``subject`` keeps the referrers fallback index where needed).
+    ``on_unauthorized`` answers a 401 (the client's authentication); ``cancel``, when set, makes
+    transfers stop between two chunks with :class:`DXFTransferCancelledError` (see :meth:`for_batch`).
     """
 
     def __init__(
@@ -228,11 +257,14 @@ class RemoteRepository:
         response.close()
         return response
 
-    def put_manifest(self, reference: str, media_type: str, content: bytes) -> None:
-        """Store a manifest under a tag or its digest, with ``media_type`` as its Content-Type."""
+    def put_manifest(self, reference: str, media_type: str, content: bytes) -> requests.Response:
+        """Store a manifest under a tag or its digest, with ``media_type`` as its Content-Type; the
+        (closed) response tells, e.g., whether the registry processed a ``subject`` (``OCI-Subject``)."""
         url = self.manifest_url(reference)
         headers = {"Content-Type": media_type}
-        self.request("PUT", url, answers=statuses.MANIFEST_PUT, body=content, headers=headers).close()
+        response = self.request("PUT", url, answers=statuses.MANIFEST_PUT, body=content, headers=headers)
+        response.close()
+        return response
 
     def delete_manifest(self, digest: Digest | str) -> None:
         """Delete a manifest by digest (every tag pointing at it goes with it)."""
@@ -247,11 +279,17 @@ class RemoteRepository:
         response.close()
         return statuses.TAG_DELETE.of(response) is statuses.Outcome.DONE
 
-    def delete_reference(self, reference: str, manifest_digest: Digest) -> None:
+    def delete_reference(
+        self, reference: str, manifest_digest: Digest, subject: Digest | None = None
+    ) -> None:
         """Remove ``reference``: the tag alone where the registry deletes tags, else the manifest
-        ``manifest_digest`` it names (which removes its other tags too, as python-dxf did)."""
-        if not self.delete_tag(reference):
-            self.delete_manifest(manifest_digest)
+        ``manifest_digest`` it names (which removes its other tags too, as python-dxf did). A deleted
+        manifest whose ``subject`` is given also leaves that subject's referrers fallback index."""
+        if self.delete_tag(reference):
+            return
+        self.delete_manifest(manifest_digest)
+        if subject is not None:
+            self.remove_fallback_referrer(subject, manifest_digest)
 
     def tags(self, batch_size: int | None = None) -> Iterator[str]:
         """Every tag, following the registry's pages (end-8a/8b)."""
@@ -291,7 +329,10 @@ class RemoteRepository:
             self.push_chunks(verified(desc, chunks), desc.digest, None)
             return
         content = b"".join(verified(desc, chunks))
-        self.put_manifest(str(desc.digest), desc.media_type, content)
+        response = self.put_manifest(str(desc.digest), desc.media_type, content)
+        subject = _subject_of(desc, content)
+        if subject is not None and OCI_SUBJECT not in response.headers:
+            self.add_fallback_referrer(subject, desc, content)
 
     def tag(self, desc: Descriptor, reference: str) -> None:
         content = self.fetch(desc).read_all()
@@ -299,14 +340,131 @@ class RemoteRepository:
 
     # -- capabilities ------------------------------------------------------------------------------
     def delete(self, desc: Descriptor) -> None:
-        if desc.is_manifest:
-            self.delete_manifest(desc.digest)
-        else:
+        """Delete a blob or manifest; a manifest with a ``subject`` leaves the referrers fallback
+        index of that subject too."""
+        if not desc.is_manifest:
             self.delete_blob(desc.digest)
+            return
+        subject = _subject_of(desc, self.fetch(desc).read_all())
+        self.delete_manifest(desc.digest)
+        if subject is not None:
+            self.remove_fallback_referrer(subject, desc.digest)
+
+    # -- referrers (dist-spec v1.1 "Listing Referrers", "Referrers Tag Schema") ---------------------
+    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> Iterator[Descriptor]:
+        """The manifests whose ``subject`` is ``desc``: from the referrers API where the registry has
+        it, else from the fallback index tagged ``<alg>-<hex>``. Filtered by ``artifact_type`` here
+        in every case: the spec lets a registry ignore the filter, and the fallback has none."""
+        url = self.registry.referrers_url(self.path, desc.digest, artifact_type)
+        response = self.request(
+            "GET", url, answers=statuses.REFERRERS_LIST, headers={"Accept": OCI_INDEX}, stream=True
+        )
+        if statuses.REFERRERS_LIST.of(response) is statuses.Outcome.ABSENT:
+            response.close()
+            entries = index_entries(self._fallback_index(desc.digest)[0])
+        else:
+            entries = list(self._referrer_pages(url, response))
+        return iter(of_type(entries, artifact_type))
+
+    def _referrer_pages(self, url: str, response: requests.Response) -> Iterator[Descriptor]:
+        """The entries of a referrers answer and of the pages its ``Link: rel="next"`` headers lead
+        to ("Listing Referrers": a large list may be paginated); a link back to a page already read
+        raises :class:`DXFProtocolError`."""
+        seen = {url}
+        while True:
+            yield from index_entries(read_capped(response, MAX_MANIFEST_SIZE, "the referrers list"))
+            next_url = self.registry.next_link(url, response.headers.get("Link"))
+            if next_url is None:
+                return
+            if next_url in seen:
+                raise DXFProtocolError("the registry's next-page link points back to a page already read")
+            seen.add(next_url)
+            url = next_url
+            response = self.request(
+                "GET", url, answers=statuses.REFERRERS_LIST, headers={"Accept": OCI_INDEX}, stream=True
+            )
+
+    def _fallback_index(self, subject: Digest) -> tuple[bytes | None, str | None]:
+        """The fallback index of ``subject`` and its ``ETag``; ``(None, None)`` when there is none."""
+        response = self.request(
+            "GET",
+            self.manifest_url(fallback_tag(subject)),
+            answers=statuses.MANIFEST_PRESENCE,
+            headers={"Accept": OCI_INDEX},
+            stream=True,
+        )
+        if statuses.MANIFEST_PRESENCE.of(response) is statuses.Outcome.ABSENT:
+            response.close()
+            return None, None
+        return read_capped(response, MAX_MANIFEST_SIZE, "the referrers index"), response.headers.get("ETag")
+
+    def add_fallback_referrer(self, subject: Digest, desc: Descriptor, content: bytes) -> None:
+        """Put the referrer ``desc`` (its manifest is ``content``) into ``subject``'s fallback index."""
+        parsed = parse_manifest(content, desc.media_type)
+        assert isinstance(parsed, ImageManifest)
+        entry = referrer_entry(desc, parsed)
+        self._edit_fallback_index(
+            subject, lambda entries: with_entry(entries, entry), lambda entries: entry in entries
+        )
+
+    def remove_fallback_referrer(self, subject: Digest, digest: Digest) -> None:
+        """Take the referrer ``digest`` out of ``subject``'s fallback index (when there is one)."""
+        if self._fallback_index(subject)[0] is None:
+            return
+        self._edit_fallback_index(
+            subject,
+            lambda entries: without_digest(entries, digest),
+            lambda entries: all(e.digest != digest for e in entries),
+        )
+
+    def _edit_fallback_index(
+        self,
+        subject: Digest,
+        edit: Callable[[list[Descriptor]], list[Descriptor]],
+        holds: Callable[[list[Descriptor]], bool],
+    ) -> None:
+        """Read, edit and write the fallback index until a read after a write shows the change.
+
+        The referrers tag schema has no atomic update: two clients that read the same index and each
+        write back their own edit lose one of them. So after writing, the index is read again (after
+        a short random pause, so that a writer that read before us has written by then) and the edit
+        is merged in again while it is missing, at most :data:`INDEX_ROUNDS` times. ``If-Match`` is
+        sent with the ``ETag`` of what was read, which a registry that honours it (RFC 9110 13.1.1)
+        refuses with 412 when another writer came first."""
+        tag = fallback_tag(subject)
+        for _round in range(INDEX_ROUNDS):
+            content, etag = self._fallback_index(subject)
+            entries = index_entries(content)
+            if content is not None and holds(entries):
+                return
+            body = index_bytes(edit(entries))
+            headers = {"Content-Type": OCI_INDEX, **({"If-Match": etag} if etag else {})}
+            response = self.request(
+                "PUT", self.manifest_url(tag), answers=statuses.INDEX_PUT, body=body, headers=headers
+            )
+            response.close()
+            if statuses.INDEX_PUT.of(response) is statuses.Outcome.CHANGED_SINCE:
+                continue
+            time.sleep(random.uniform(*INDEX_SETTLE_SECONDS))
+            if holds(index_entries(self._fallback_index(subject)[0])):
+                return
+        raise DXFReferrersIndexError(f"the referrers index {tag} kept being replaced by other writers")
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository blob mount; see :meth:`mount_blob`."""
         return self.mount_blob(desc.digest, from_repository)
+
+
+def _subject_of(desc: Descriptor, content: bytes) -> Digest | None:
+    """The digest of the manifest ``content`` refers to through ``subject``, if it has one."""
+    if desc.media_type not in IMAGE_MANIFEST_TYPES or b'"subject"' not in content:
+        return None
+    try:
+        parsed = parse_manifest(content, desc.media_type)
+    except DXFManifestError:  # the registry took it; what we cannot read refers to nothing we keep
+        return None
+    assert isinstance(parsed, ImageManifest)
+    return parsed.subject.digest if parsed.subject is not None else None
 
 
 def _digest_in(reference: str) -> str | None:

@@ -50,6 +50,7 @@ class Outcome(enum.Enum):
     PATCH_UNSUPPORTED = "the registry takes no chunked (PATCH) uploads"
     SESSION_GONE = "the registry no longer knows the upload session"
     UNSUPPORTED = "the registry does not offer this operation"
+    CHANGED_SINCE = "the content changed since it was read (a failed If-Match)"
     CHALLENGED = "the registry asks for credentials"
     NO_OAUTH = "the token realm has no OAuth2 (POST) endpoint"
     ERROR = "an error: raise error_for_response"
@@ -110,6 +111,14 @@ MANIFEST_PRESENCE = Answers(
 )
 MANIFEST_GET = Answers("GET or HEAD /v2/<name>/manifests/<reference>", "end-3")
 MANIFEST_PUT = Answers("PUT /v2/<name>/manifests/<reference>", "end-7")
+#: The same PUT when it replaces a referrers fallback index with ``If-Match`` (RFC 9110 13.1.1): 412
+#: means another writer changed the index first, so it is read and merged again.
+INDEX_PUT = Answers(
+    "PUT /v2/<name>/manifests/<alg>-<hex> with If-Match", "end-7, RFC 9110 15.5.13", {412: _O.CHANGED_SINCE}
+)
+#: "Listing Referrers": a registry without the referrers API answers 404 (the client then reads
+#: the referrers tag schema instead); one with it answers 200 and an image index.
+REFERRERS_LIST = Answers("GET /v2/<name>/referrers/<digest>", "end-12a/12b", {404: _O.ABSENT})
 MANIFEST_DELETE = Answers("DELETE /v2/<name>/manifests/<digest>", "end-9")
 #: "Deleting tags": a registry that does not delete tags answers 400 or 405 (distribution 2.8: 400
 #: DIGEST_INVALID); the manifest is then deleted by digest instead.

@@ -33,7 +33,11 @@ def test_help_shows_the_record(command: Command, capsys: pytest.CaptureFixture[s
         parse_argv([command.name, "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert text.startswith(" ".join(f"usage: dxf {command.name} [--debug] {command.synopsis}".split()))
+    json_usage = " [--json]" if command.json else ""
+    assert text.startswith(
+        " ".join(f"usage: dxf {command.name} [--debug]{json_usage} {command.synopsis}".split())
+    )
+    assert ("--json" in text) == command.json
     for option in command.options:
         if option.help != "==SUPPRESS==":
             assert all(flag in text for flag in option.flags)

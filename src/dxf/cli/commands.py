@@ -9,8 +9,8 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import requests
@@ -51,6 +51,11 @@ def _emit(value: Any) -> None:
         _line(str(value))
 
 
+def _json_document(value: Any) -> None:
+    """``--json``: the command's whole result as one JSON document (sorted keys) and a newline."""
+    _line(json.dumps(value, sort_keys=True))
+
+
 def _binary_stdout() -> IO[bytes]:
     """Where blob bytes go: ``sys.stdout.buffer``, or ``sys.stdout`` itself when it has none."""
     stdout = _stdout()
@@ -86,6 +91,8 @@ class Subject:
     alias: str | None = None
     manifest: str | None = None
     blob: str | None = None
+    #: The argument as given (``-`` for the manifest on standard input): the key of ``--json`` output.
+    given: str = field(default="-", compare=False)
 
 
 def subjects(args: Sequence[str], *, blobs: bool = False) -> Iterator[Subject]:
@@ -96,11 +103,11 @@ def subjects(args: Sequence[str], *, blobs: bool = False) -> Iterator[Subject]:
         yield Subject(manifest=_read_stdin_manifest())
     for name in args:
         if not blobs:
-            yield Subject(alias=name)
+            yield Subject(alias=name, given=name)
         elif name.startswith("@"):
-            yield Subject(alias=name[1:])
+            yield Subject(alias=name[1:], given=name)
         else:
-            yield Subject(blob=name)
+            yield Subject(blob=name, given=name)
 
 
 def _dedupe(items: Sequence[str]) -> list[str]:
@@ -202,7 +209,10 @@ class Runner:
             self.progress.close()
         if len(args) == 2:
             self.dxf.set_alias(args[1][1:], digest)
-        _line(digest)
+        if self.inv.json:
+            _json_document({"digest": digest})
+        else:
+            _line(digest)
 
     def _blobs(self, args: list[str], sizes: dict[str, int] | None = None) -> list[str | dict[str, Any]]:
         """Digests to pull: digests as given, aliases expanded; multi-platform results kept as dicts.
@@ -281,6 +291,9 @@ class Runner:
         digests = self.dxf.push_blobs(files, jobs=self.inv.jobs, progress=self.progress)
         if alias is not None:
             self.dxf.set_alias(alias, *digests)
+        if self.inv.json:
+            _json_document([{"file": f, "digest": d} for f, d in zip(files, digests, strict=True)])
+            return
         for digest in digests:
             _line(digest)
 
@@ -310,12 +323,21 @@ class Runner:
                 return {key: sum(size for _, size in value) for key, value in result.items()}
             return sum(size for _, size in result)
 
-        for subject in subjects(args, blobs=True):
+        def size(subject: Subject) -> Any:
             if subject.blob is not None:
-                _emit(self.dxf.blob_size(subject.blob))
-            else:
-                blobs = self.dxf.get_alias(subject.alias, subject.manifest, sizes=True, platform=platform)
-                _emit(total(blobs))
+                return self.dxf.blob_size(subject.blob)
+            return total(self.dxf.get_alias(subject.alias, subject.manifest, sizes=True, platform=platform))
+
+        self._per_subject(subjects(args, blobs=True), size)
+
+    def _per_subject(self, items: Iterator[Subject], result: Callable[[Subject], Any]) -> None:
+        """Print each subject's result as it comes (python-dxf's lines), or with ``--json`` all of
+        them as one object keyed by the arguments as given, once every one succeeded."""
+        if not self.inv.json:
+            for subject in items:
+                _emit(result(subject))
+            return
+        _json_document({subject.given: result(subject) for subject in items})
 
     def cmd_mount_blob(self, args: list[str]) -> None:
         digest = self.dxf.mount_blob(args[0], args[1])
@@ -339,8 +361,11 @@ class Runner:
         _stdout().write(self.dxf.set_alias(args[0], *digests))
 
     def cmd_get_alias(self, args: list[str]) -> None:
-        for subject in subjects(args):
-            _emit(self.dxf.get_alias(subject.alias, subject.manifest, platform=self.settings.platform))
+        platform = self.settings.platform
+        self._per_subject(
+            subjects(args),
+            lambda subject: self.dxf.get_alias(subject.alias, subject.manifest, platform=platform),
+        )
 
     def cmd_del_alias(self, args: list[str]) -> None:
         for name in args:
@@ -348,8 +373,11 @@ class Runner:
             _stdout().flush()
 
     def cmd_get_digest(self, args: list[str]) -> None:
-        for subject in subjects(args):
-            _emit(self.dxf.get_digest(subject.alias, subject.manifest, platform=self.settings.platform))
+        platform = self.settings.platform
+        self._per_subject(
+            subjects(args),
+            lambda subject: self.dxf.get_digest(subject.alias, subject.manifest, platform=platform),
+        )
 
     def cmd_get_manifest(self, args: list[str]) -> None:
         for name in args:
@@ -357,12 +385,71 @@ class Runner:
             _stdout().write(json.dumps(manifest, sort_keys=True) if isinstance(manifest, dict) else manifest)
 
     def cmd_list_aliases(self, _args: list[str]) -> None:
-        for name in self.dxf.list_aliases(iterate=True):
-            _line(name)
+        self._names(self.dxf.list_aliases(iterate=True))
 
     def cmd_list_repos(self, _args: list[str]) -> None:
-        for name in self.base.list_repos(iterate=True):
+        self._names(self.base.list_repos(iterate=True))
+
+    def _names(self, names: Iterable[str]) -> None:
+        """One name per line as the pages arrive, or with ``--json`` one array of them all."""
+        if self.inv.json:
+            _json_document(list(names))
+            return
+        for name in names:
             _line(name)
+
+    # -- OCI artifacts and referrers -------------------------------------------------------------
+    def cmd_push_artifact(self, args: list[str]) -> None:
+        from ..artifact import parse_annotations  # tarfile and gzip only for the artifact commands
+
+        digest = self.dxf.push_artifact(
+            args[0][1:],
+            *args[1:],
+            artifact_type=self.inv.artifact_type,
+            annotations=parse_annotations(self.inv.annotations),
+            config=self.inv.config,
+            subject=_manifest_reference(self.inv.subject) if self.inv.subject else None,
+            jobs=self.inv.jobs,
+        )
+        if self.inv.json:
+            _json_document({"digest": digest})
+        else:
+            _line(digest)
+
+    def cmd_pull_artifact(self, args: list[str]) -> None:
+        assert self.inv.output_dir is not None
+        _output_directory(self.inv.output_dir)
+        for path in self.dxf.pull_artifact(
+            _manifest_reference(args[0]), self.inv.output_dir, jobs=self.inv.jobs
+        ):
+            _line(path)
+
+    def cmd_attach(self, args: list[str]) -> None:
+        from ..artifact import parse_annotations
+
+        assert self.inv.artifact_type is not None
+        digest = self.dxf.attach(
+            _manifest_reference(args[0]),
+            self.inv.artifact_type,
+            *args[1:],
+            annotations=parse_annotations(self.inv.annotations),
+        )
+        _line(digest)
+
+    def cmd_referrers(self, args: list[str]) -> None:
+        found = self.dxf.referrers(_manifest_reference(args[0]), self.inv.artifact_type)
+        if self.inv.json:
+            _json_document(found)
+            return
+        for referrer in found:
+            _line(f"{referrer['digest']} {referrer['artifactType'] or '-'}")
+            for key, value in sorted(referrer["annotations"].items()):
+                _line(f"  {key}={value}")
+
+
+def _manifest_reference(arg: str) -> str:
+    """``@alias`` as the alias, a digest as it is."""
+    return arg[1:] if arg.startswith("@") else arg
 
 
 def _prompt_username() -> str:

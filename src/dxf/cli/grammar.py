@@ -12,12 +12,12 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
 from .errors import EXIT_OK, EXIT_USAGE
-from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, Command, Role
+from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, JSON_OUTPUT, Command, Role
 
 ENVIRONMENT_HELP = """\
 environment:
@@ -72,6 +72,10 @@ exit status:
 EPILOG = ENVIRONMENT_HELP + "\n\n" + EXIT_HELP
 
 
+#: What the usage line of a command that offers ``--json`` shows (the records' synopses leave it out).
+JSON_USAGE = " [--json]"
+
+
 class UsageError(Exception):
     """A command-line mistake found after parsing; reported like argparse (usage, exit 2)."""
 
@@ -109,13 +113,15 @@ def _add_command_parser(subparsers: Any, command: Command) -> argparse.ArgumentP
         prog=f"dxf {command.name}",
         help=command.summary,
         description=textwrap.fill(command.description, 78),
-        usage=f"dxf {command.name} [--debug] {command.synopsis}".rstrip(),
+        usage=f"dxf {command.name} [--debug]{JSON_USAGE if command.json else ''} {command.synopsis}".rstrip(),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="print a traceback on failure")
     for option in command.options:
         option.add_to(parser)
+    if command.json:
+        JSON_OUTPUT.add_to(parser)
     _add_positionals(parser, command)
     return parser
 
@@ -150,6 +156,11 @@ class Invocation:
     resume: bool = False
     username: str | None = None
     password_stdin: bool = False
+    json: bool = False
+    artifact_type: str | None = None
+    annotations: list[str] = field(default_factory=list)
+    config: str | None = None
+    subject: str | None = None
 
     @property
     def facts(self) -> Command:
@@ -239,6 +250,11 @@ def parse_argv(argv: Sequence[str]) -> Invocation | int:
         resume=bool(getattr(ns, "resume", False)),
         username=getattr(ns, "username", None),
         password_stdin=bool(getattr(ns, "password_stdin", False)),
+        json=bool(getattr(ns, "json", False)),
+        artifact_type=getattr(ns, "artifact_type", None),
+        annotations=list(getattr(ns, "annotation", None) or []),
+        config=getattr(ns, "config", None),
+        subject=getattr(ns, "subject", None),
     )
 
 

@@ -84,6 +84,28 @@ RESUME_UPLOAD = Option(
 )
 JOBS = Option(("-j", "--jobs"), "transfers at once (default 4)", metavar="N", type=_jobs)
 OUTPUT_DIR = Option(("--output-dir",), "directory to write the blobs into", metavar="DIR", required=True)
+ARTIFACT_OUTPUT_DIR = Option(
+    ("--output-dir",), "directory to restore the files into", metavar="DIR", required=True
+)
+ARTIFACT_TYPE = Option(("--artifact-type",), "the artifact's type (a media type)", metavar="TYPE")
+ARTIFACT_TYPE_REQUIRED = Option(
+    ("--artifact-type",), "the artifact's type (a media type)", metavar="TYPE", required=True
+)
+ARTIFACT_TYPE_FILTER = Option(("--artifact-type",), "list only referrers of this type", metavar="TYPE")
+ANNOTATION = Option(
+    ("--annotation",),
+    "an annotation of the artifact's manifest (repeatable)",
+    metavar="KEY=VALUE",
+    action="append",
+)
+CONFIG = Option(("--config",), "a config blob instead of the empty one", metavar="FILE[:MEDIATYPE]")
+SUBJECT = Option(
+    ("--subject",), "make the artifact refer to this manifest (see referrers)", metavar="@alias|DIGEST"
+)
+#: ``--json`` is not listed in a record's options: a record says ``json=True`` and the grammar adds it.
+JSON_OUTPUT = Option(
+    ("--json",), "print one JSON document on standard output instead of lines", action="store_true"
+)
 USERNAME = Option(("-u", "--username"), "user name (default: ask)", metavar="USER")
 PASSWORD_STDIN = Option(("--password-stdin",), "read the password from standard input", action="store_true")
 PASSWORD_REFUSED = Option(("-p", "--password"), argparse.SUPPRESS, nargs="?", action=_RefusePassword)
@@ -116,6 +138,8 @@ def _digest_or_file(arg: str) -> None:
 
 ANYTHING = Role(lambda _arg: None)
 BLOB = Role(_blob)
+#: ``@alias`` or a manifest digest (checked as a blob argument is).
+MANIFEST = Role(_blob)
 ALIAS = Role(reference_part)
 AT_ALIAS = Role(lambda arg: reference_part(arg[1:]), at_sign=True)
 REPOSITORY = Role(validate_repository)
@@ -154,6 +178,8 @@ class Command:
     progress: bool = False
     #: DXF_TOKEN is used as the bearer token (``auth`` asks for a fresh one instead).
     uses_token: bool = True
+    #: ``--json`` is offered: the result as one JSON document (see the README for each shape).
+    json: bool = False
 
     def __post_init__(self) -> None:
         if not self.roles:  # the last role repeats: there must be one
@@ -188,6 +214,7 @@ COMMANDS: tuple[Command, ...] = (
         min_args=1,
         max_args=2,
         progress=True,
+        json=True,
     ),
     Command(
         "pull-blob",
@@ -212,6 +239,7 @@ COMMANDS: tuple[Command, ...] = (
         "no argument, the sum for a manifest read from standard input.",
         "blob digests (sha256:...) or @aliases",
         roles=(BLOB,),
+        json=True,
     ),
     Command(
         "mount-blob",
@@ -252,6 +280,7 @@ COMMANDS: tuple[Command, ...] = (
         "those of a manifest read from standard input.",
         "alias names (without @)",
         roles=(ALIAS,),
+        json=True,
     ),
     Command(
         "del-alias",
@@ -272,6 +301,7 @@ COMMANDS: tuple[Command, ...] = (
         "blob). With no argument, that of a manifest read from standard input.",
         "alias names (without @)",
         roles=(ALIAS,),
+        json=True,
     ),
     Command(
         "get-manifest",
@@ -287,6 +317,7 @@ COMMANDS: tuple[Command, ...] = (
         "list the aliases in a repository",
         "Print every alias in <repo>, one per line.",
         max_args=0,
+        json=True,
     ),
     Command(
         "push-blobs",
@@ -300,6 +331,7 @@ COMMANDS: tuple[Command, ...] = (
         min_args=1,
         leading_alias=True,
         progress=True,
+        json=True,
     ),
     Command(
         "pull-blobs",
@@ -321,6 +353,67 @@ COMMANDS: tuple[Command, ...] = (
         "Print every repository in the registry, one per line (not every registry allows this).",
         max_args=0,
         target="registry",
+        json=True,
+    ),
+    Command(
+        "push-artifact",
+        "<repo> @alias <file>[:<mediatype>]... [--artifact-type TYPE] [--annotation KEY=VALUE]... "
+        "[--config FILE[:MEDIATYPE]] [--subject @alias|DIGEST] [--jobs N]",
+        "store named files as an OCI artifact; print its digest",
+        "Upload the files with up to N transfers at once (default 4) and point @alias at an OCI "
+        "artifact of them (image-spec v1.1 artifact guidance): each file is a layer with its media "
+        "type (default application/octet-stream) and its base name as org.opencontainers.image.title; "
+        "the config is the empty one unless --config; the manifest gets the --annotations and "
+        "org.opencontainers.image.created. A directory is packed as a gzip-compressed tar that "
+        "pull-artifact unpacks. With --subject the artifact refers to that manifest (see referrers). "
+        "Prints the manifest digest.",
+        "@alias to set, then the files (or directories), each optionally :MEDIATYPE",
+        options=(ARTIFACT_TYPE, ANNOTATION, CONFIG, SUBJECT, JOBS),
+        roles=(AT_ALIAS, ANYTHING),
+        min_args=2,
+        json=True,
+    ),
+    Command(
+        "pull-artifact",
+        "<repo> @alias|<digest> --output-dir DIR [--jobs N]",
+        "restore an artifact's files into a directory",
+        "Download every layer of the artifact (up to N at once, each verified) and restore it in DIR "
+        "under its title (a packed directory is unpacked; a layer without a title is saved as "
+        "<algorithm>-<hex>); the paths are printed one per line. All or nothing: nothing is placed "
+        "unless every layer arrived. A title that is absolute, contains .., or leads out of DIR "
+        "through a symlink, two layers with one title, and a packed member leading out of its "
+        "directory are refused with nothing written.",
+        "@alias or manifest digest of the artifact",
+        options=(ARTIFACT_OUTPUT_DIR, JOBS),
+        roles=(MANIFEST,),
+        min_args=1,
+        max_args=1,
+    ),
+    Command(
+        "attach",
+        "<repo> @alias|<digest> --artifact-type TYPE <file>... [--annotation KEY=VALUE]...",
+        "attach files to a manifest; print the new artifact's digest",
+        "Store the files as an OCI artifact of TYPE whose subject is the given manifest, without an "
+        "alias of its own, and print its digest. Where the registry has no referrers API (e.g. "
+        "distribution 2.8), the referrers index tagged <algorithm>-<hex> of the subject is updated.",
+        "@alias or manifest digest to attach to, then the files",
+        options=(ARTIFACT_TYPE_REQUIRED, ANNOTATION),
+        roles=(MANIFEST, ANYTHING),
+        min_args=2,
+    ),
+    Command(
+        "referrers",
+        "<repo> @alias|<digest> [--artifact-type TYPE]",
+        "list the artifacts attached to a manifest",
+        "Print one line per artifact whose subject is the given manifest: its digest and artifact "
+        "type, then one indented KEY=VALUE line per annotation. Uses the registry's referrers API, or "
+        "the referrers index tagged <algorithm>-<hex> where there is none.",
+        "@alias or manifest digest",
+        options=(ARTIFACT_TYPE_FILTER,),
+        roles=(MANIFEST,),
+        min_args=1,
+        max_args=1,
+        json=True,
     ),
     Command(
         "login",
