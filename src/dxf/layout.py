@@ -177,7 +177,7 @@ class OCILayout:
             with self._blob_dir(digest) as directory:
                 return os.open(digest.hex, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
         except FileNotFoundError:
-            raise DXFNotFoundError(f"{digest} not found in {self.root}") from None
+            raise _not_found(f"{digest} not found in {self.root}") from None
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise DXFLayoutError(f"{self.root}: blob {digest} is a symlink") from None
@@ -196,7 +196,7 @@ class OCILayout:
         tag = validate_tag(reference)
         found = [entry for entry in self._entries() if _ref_name(entry) == tag]
         if not found:
-            raise DXFNotFoundError(f"{tag} not found in {self.root}")
+            raise _not_found(f"{tag} not found in {self.root}")
         return _plain(found[-1])
 
     def _resolve_digest(self, digest: Digest) -> Descriptor:
@@ -207,7 +207,7 @@ class OCILayout:
         try:
             media_type = parse_manifest(content).media_type
         except DXFError:
-            raise DXFNotFoundError(f"manifest {digest} not found in {self.root}") from None
+            raise _not_found(f"manifest {digest} not found in {self.root}") from None
         return Descriptor(media_type, digest, len(content))
 
     def push(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
@@ -236,7 +236,7 @@ class OCILayout:
     def tag(self, desc: Descriptor, reference: str) -> None:
         name = validate_tag(reference)
         if not desc.is_manifest or not self.exists(desc):
-            raise DXFNotFoundError(f"manifest {desc.digest} not found in {self.root}")
+            raise _not_found(f"manifest {desc.digest} not found in {self.root}")
         entry: dict[str, Any] = {"mediaType": desc.media_type, "digest": str(desc.digest), "size": desc.size}
         entry["annotations"] = {REF_NAME: name}
         with self._changing_index() as entries:
@@ -253,13 +253,13 @@ class OCILayout:
         with self._changing_index() as entries:
             kept = [e for e in entries if _ref_name(e) != name]
             if len(kept) == len(entries):
-                raise DXFNotFoundError(f"{name} not found in {self.root}")
+                raise _not_found(f"{name} not found in {self.root}")
             entries[:] = kept
 
     def delete(self, desc: Descriptor) -> None:
         """Remove the blob or manifest; a manifest's ``index.json`` entries (its tags) go first."""
         if not self.exists(desc):
-            raise DXFNotFoundError(f"{desc.digest} not found in {self.root}")
+            raise _not_found(f"{desc.digest} not found in {self.root}")
         if desc.is_manifest:
             with self._changing_index() as entries:
                 entries[:] = [e for e in entries if e["digest"] != str(desc.digest)]
@@ -390,6 +390,13 @@ def _ref_name(entry: dict[str, Any]) -> str | None:
 def _plain(entry: dict[str, Any]) -> Descriptor:
     """An ``index.json`` entry as a descriptor without its annotations (the tag is not content)."""
     return Descriptor(entry["mediaType"], Digest.parse(entry["digest"]), entry["size"])
+
+
+def _not_found(message: str) -> DXFNotFoundError:
+    """A registry's 404, as a layout says it (status 404, so the command exits as for a registry)."""
+    error = DXFNotFoundError(message)
+    error.status_code = 404
+    return error
 
 
 def _digest_named(algorithm: str, name: str) -> Digest | None:

@@ -19,12 +19,12 @@ from harness.proxy import FaultProxy
 from harness.registry import PASSWORD, USERNAME, RegistryProcess
 
 
-def _repository(registry: RegistryProcess, repo: str, **kwargs: object) -> Iterator[RemoteRepository]:
+def _repository(registry: RegistryProcess, repo: str) -> Iterator[RemoteRepository]:
     def auth(obj: dxf.DXFBase, response: requests.Response) -> None:
         obj.authenticate(USERNAME, PASSWORD, response=response)
 
     with dxf.DXF(
-        registry.host, repo, auth, registry.insecure, tlsverify=registry.ca_bundle or True, **kwargs
+        registry.host, repo, auth, registry.insecure, tlsverify=registry.ca_bundle or True
     ) as client:
         yield client.store
 

@@ -150,6 +150,8 @@ class Invocation:
     resume: bool = False
     username: str | None = None
     password_stdin: bool = False
+    src_insecure: bool = False
+    dest_insecure: bool = False
 
     @property
     def facts(self) -> Command:
@@ -239,6 +241,8 @@ def parse_argv(argv: Sequence[str]) -> Invocation | int:
         resume=bool(getattr(ns, "resume", False)),
         username=getattr(ns, "username", None),
         password_stdin=bool(getattr(ns, "password_stdin", False)),
+        src_insecure=bool(getattr(ns, "src_insecure", False)),
+        dest_insecure=bool(getattr(ns, "dest_insecure", False)),
     )
 
 
