@@ -23,7 +23,7 @@ ENVIRONMENT_HELP = """\
 environment:
   DXF_HOST           registry host[:port] (required), e.g. localhost:5000 or [::1]:5000;
                      no scheme, user, password, path or query
-  DXF_INSECURE       yes: use plain http instead of https
+  DXF_INSECURE       yes: use plain http instead of https (copy: on both sides)
   DXF_USERNAME       user to authenticate as
   DXF_PASSWORD       that user's password
   DXF_AUTHORIZATION  an HTTP Authorization header value to authenticate with instead
