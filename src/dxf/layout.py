@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .digest import ALGORITHM_HEX_LENGTHS, Digest
-from .exceptions import DXFError, DXFManifestError, DXFNotFoundError
-from .manifest import MAX_MANIFEST_SIZE, OCI_INDEX, Descriptor, parse_manifest, successors
+from .exceptions import DXFDigestMismatchError, DXFError, DXFLayoutError, DXFManifestError, DXFNotFoundError
+from .manifest import MAX_MANIFEST_SIZE, OCI_INDEX, OCTET_STREAM, Descriptor, parse_manifest, successors
 from .reference import is_digest_reference, validate_tag
 from .store import VerifiedContent, verified
 
@@ -52,16 +52,17 @@ TEMP_PREFIX = ".dxf-tmp-"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class DXFLayoutError(DXFError, OSError):
-    """A layout directory that is not one dxf can use (wrong version, a symlink inside, bad JSON)."""
-
-
 @dataclass(frozen=True)
 class Freed:
-    """What :meth:`OCILayout.gc` removed: the digests and the bytes they took."""
+    """What :meth:`OCILayout.gc` removed: each digest with its size, and the bytes in all (temporary
+    files an interrupted write left count in ``size`` but have no digest)."""
 
-    digests: tuple[Digest, ...]
+    removed: tuple[tuple[Digest, int], ...]
     size: int
+
+    @property
+    def digests(self) -> tuple[Digest, ...]:
+        return tuple(digest for digest, _ in self.removed)
 
 
 class OCILayout:
@@ -167,6 +168,14 @@ class OCILayout:
         except FileNotFoundError:
             return False
 
+    def size_of(self, digest: Digest) -> int:
+        """The size of the blob or manifest stored under ``digest`` (a 404 when there is none)."""
+        fd = self._open_blob(digest)
+        try:
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+
     def fetch(self, desc: Descriptor) -> VerifiedContent:
         fd = self._open_blob(desc.digest)
         stream = os.fdopen(fd, "rb", buffering=0)
@@ -266,9 +275,43 @@ class OCILayout:
         with self._blob_dir(desc.digest) as directory:
             _remove_quietly(directory, desc.digest.hex)
 
-    def is_referenced(self, digest: Digest) -> bool:
-        """Whether anything ``index.json`` lists reaches ``digest``."""
-        return digest in self.reachable()
+    def ingest(
+        self, chunks: Iterable[bytes], media_type: str = OCTET_STREAM, expected: Digest | None = None
+    ) -> Descriptor:
+        """Store content whose size (or digest) is not known yet: hashed while it is written to a
+        temporary file, which gets its final name once the digest is known and matches ``expected``
+        (else :class:`DXFDigestMismatchError`, and nothing is kept)."""
+        self._ensure_layout()
+        hasher = Digest.of_bytes(b"").hasher()
+        size = 0
+        with self._directory(BLOBS, "sha256", create=True) as directory:
+            fd, temp = _temporary(directory)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    for chunk in chunks:
+                        hasher.update(chunk)
+                        size += len(chunk)
+                        f.write(chunk)
+                    f.flush()
+                    os.fsync(f.fileno())
+                digest = Digest("sha256", hasher.hexdigest())
+                if expected is not None and digest != expected:
+                    raise DXFDigestMismatchError(str(digest), str(expected))
+                os.rename(temp, digest.hex, src_dir_fd=directory, dst_dir_fd=directory)
+            except BaseException:
+                _remove_quietly(directory, temp)
+                raise
+        return Descriptor(media_type, digest, size)
+
+    def remove_alias(self, reference: str) -> Descriptor:
+        """Remove tag ``reference``, and its manifest too when nothing else (another tag, an index
+        the layout lists) still refers to it; return the manifest's descriptor."""
+        desc = self.resolve(reference)
+        self.untag(reference)
+        if desc.digest not in self.reachable():
+            with self._blob_dir(desc.digest) as directory:
+                _remove_quietly(directory, desc.digest.hex)
+        return desc
 
     def reachable(self) -> set[Digest]:
         """Every digest reachable from ``index.json``: its manifests and, through them, all blobs."""
@@ -287,7 +330,7 @@ class OCILayout:
         """Remove every blob and manifest nothing in ``index.json`` reaches, and the temporary files
         an interrupted write left behind; say what was freed. Run it while nothing writes."""
         keep = self.reachable()
-        removed: list[Digest] = []
+        removed: list[tuple[Digest, int]] = []
         size = 0
         for algorithm in ALGORITHM_HEX_LENGTHS:
             try:
@@ -296,13 +339,26 @@ class OCILayout:
                         digest = _digest_named(algorithm, name)
                         if digest is not None and digest in keep:
                             continue
-                        size += os.stat(name, dir_fd=directory, follow_symlinks=False).st_size
+                        taken = os.stat(name, dir_fd=directory, follow_symlinks=False).st_size
                         _remove_quietly(directory, name)
+                        size += taken
                         if digest is not None:
-                            removed.append(digest)
+                            removed.append((digest, taken))
             except FileNotFoundError:
                 continue
         return Freed(tuple(removed), size)
+
+
+def layouts_under(root: str) -> Iterator[str]:
+    """The relative paths of the layouts (directories with an ``oci-layout`` file) under ``root``,
+    sorted; symlinked directories are not entered."""
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        if LAYOUT_FILE in files and directory != root:
+            found.append(os.path.relpath(directory, root).replace(os.sep, "/"))
+            subdirectories.clear()  # a layout's blobs hold no other layout
+    yield from sorted(found)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from dxf.digest import Digest
-from dxf.exceptions import DXFInvalidReferenceError, DXFNotFoundError
-from dxf.layout import REF_NAME, DXFLayoutError, OCILayout
+from dxf.exceptions import DXFInvalidReferenceError, DXFLayoutError, DXFNotFoundError
+from dxf.layout import REF_NAME, OCILayout
 from dxf.manifest import OCI_INDEX, Descriptor
 from harness.store_contract import (
     DeleterContract,

@@ -382,6 +382,12 @@ class Runner:
         for name in self.base.list_repos(iterate=True):
             _line(name)
 
+    def cmd_gc(self, _args: list[str]) -> None:
+        freed = self.dxf.gc()
+        for digest, size in freed:
+            _line(f"{digest} {size}")
+        _line(f"freed {sum(size for _, size in freed)} bytes")
+
     def cmd_copy(self, args: list[str]) -> None:
         """The graph moves with :func:`dxf.copy`; the root's digest is printed."""
         inv, environ, progress = self.inv, self.environ, self.progress

@@ -22,7 +22,8 @@ from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, Command, Role
 ENVIRONMENT_HELP = """\
 environment:
   DXF_HOST           registry host[:port] (required), e.g. localhost:5000 or [::1]:5000;
-                     no scheme, user, password, path or query
+                     no scheme, user, password, path or query; or oci:PATH: no registry,
+                     repository R is the OCI image layout PATH/R
   DXF_INSECURE       yes: use plain http instead of https (copy: on both sides)
   DXF_USERNAME       user to authenticate as
   DXF_PASSWORD       that user's password

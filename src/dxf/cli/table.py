@@ -354,6 +354,16 @@ COMMANDS: tuple[Command, ...] = (
         target="host",
     ),
     Command(
+        "gc",
+        "<repo>",
+        "remove unreferenced blobs from an OCI layout",
+        "With DXF_HOST=oci:PATH only: remove every blob and manifest of the layout PATH/<repo> that "
+        "no alias reaches any more (and temporary files an interrupted write left), printing "
+        '"<digest> <size>" for each, then "freed N bytes". Run it while nothing else writes to '
+        "the layout. A registry collects its own garbage.",
+        max_args=0,
+    ),
+    Command(
         "copy",
         "[--jobs N] [--src-insecure] [--dest-insecure] <src> <dest>",
         "copy an alias and its blobs between registries and layouts",
