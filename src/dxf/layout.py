@@ -238,6 +238,7 @@ class OCILayout:
                     f.flush()
                     os.fsync(f.fileno())
                 os.rename(temp, desc.digest.hex, src_dir_fd=directory, dst_dir_fd=directory)
+                os.fsync(directory)  # the new name survives a power cut too
             except BaseException:
                 _remove_quietly(directory, temp)
                 raise
@@ -410,6 +411,7 @@ def _write_atomically(directory: int, name: str, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.rename(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
+        os.fsync(directory)  # the new name survives a power cut too
     except BaseException:
         _remove_quietly(directory, temp)
         raise

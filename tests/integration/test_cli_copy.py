@@ -3,14 +3,19 @@ plain HTTP per side, DXF_* credentials only for DXF_HOST's registry, one-line fa
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 import dxf
+from dxf.digest import Digest
 from dxf.layout import OCILayout
 from dxf.main import run_command
-from dxf.manifest import OCTET_STREAM, Descriptor
+from dxf.manifest import DOCKER_MANIFEST_V2, OCTET_STREAM, Descriptor, make_dxf_manifest
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 from harness.store_contract import push_alias
 
@@ -87,6 +92,53 @@ def test_dxf_credentials_go_only_to_dxf_host(
     assert PASSWORD not in err and len(err.strip().splitlines()) == 1
     code, _, err = _run(argv, env, capsysbinary)
     assert code == 0, err
+
+
+def test_other_hosts_use_docker_stored_credentials(
+    registry_basic: RegistryProcess,
+    repo_name: str,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    push_alias(_client(registry_basic, repo_name).store, "v1")
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    auth = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {registry_basic.host: {"auth": auth}}}))
+    env = {
+        "DXF_HOST": "registry.elsewhere.test",
+        "DXF_USERNAME": "someone-else",
+        "DXF_PASSWORD": "not-for-this-registry",
+        "DXF_TLSVERIFY": registry_basic.ca_bundle or "",
+        "DOCKER_CONFIG": str(config),
+    }
+    argv = ["copy", f"docker://{registry_basic.host}/{repo_name}:v1", f"oci:{tmp_path / 'l'}:v1"]
+    code, _, err = _run(argv, env, capsysbinary)
+    assert code == 0, err
+    assert OCILayout(str(tmp_path / "l")).resolve("v1")
+
+
+def test_a_blob_streams_through_without_being_held_in_memory(
+    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path
+) -> None:
+    size = 24 * 1024 * 1024
+    with dxf.DXF(registry_plain.host, repo_name, insecure=True) as client:
+        data = os.urandom(size)
+        desc = Descriptor.of_bytes(OCTET_STREAM, data)
+        client.store.push(desc, [data[i : i + 1024 * 1024] for i in range(0, size, 1024 * 1024)])
+        manifest = make_dxf_manifest([(desc.digest, size)]).encode()
+        root = Descriptor.of_bytes(DOCKER_MANIFEST_V2, manifest)
+        client.store.push(root, [manifest])
+        client.store.tag(root, "big")
+        del data
+        tracemalloc.start()
+        try:
+            dxf.copy(client.store, "big", OCILayout(str(tmp_path / "l")))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < size // 4, peak
+    assert Digest.of_file(str(tmp_path / "l" / "blobs" / "sha256" / desc.digest.hex)) == desc.digest
 
 
 def test_copy_failures_are_one_line(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
