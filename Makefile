@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test unit demo lint typecheck registry-bin bench-tools bench clean
+.PHONY: test unit demo lint typecheck registry-bin skopeo-bin bench-tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ registry-bin:
 	@command -v docker-registry >/dev/null 2>&1 || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry; }
 
+# Real skopeo: the interop tests check that it reads the layouts dxf writes, and dxf reads its.
+skopeo-bin:
+	@command -v skopeo >/dev/null 2>&1 || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y skopeo; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
@@ -28,10 +33,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) registry-bin lint typecheck
+test: $(STAMP) registry-bin skopeo-bin lint typecheck
 	$(BIN)/pytest -q
 
-unit: $(STAMP) registry-bin
+unit: $(STAMP) registry-bin skopeo-bin
 	$(BIN)/pytest -q -m "not slow"
 
 demo: $(STAMP) registry-bin
@@ -42,7 +47,7 @@ bench-tools:
 	@{ command -v curl >/dev/null 2>&1 && [ -x /usr/bin/time ]; } || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y curl time; }
 
-bench: $(STAMP) registry-bin bench-tools
+bench: $(STAMP) registry-bin skopeo-bin bench-tools
 	$(BIN)/python bench/run.py
 
 clean:

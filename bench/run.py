@@ -265,7 +265,8 @@ def settle() -> None:
 @dataclass
 class Result:
     name: str
-    # "push", "pull", "iter", "small-push", "small-pull", "list-aliases", "artifact-push", "artifact-pull"
+    # "push", "pull", "iter", "small-push", "small-pull", "list-aliases", "artifact-push", "artifact-pull",
+    # "copy-rr", "copy-rl", "copy-many"
     group: str
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
@@ -684,6 +685,136 @@ def bench_artifacts(s: Setup, repeat: int) -> list[Result]:
     return pushes + pulls
 
 
+# -- copy: dxf copy against skopeo copy ------------------------------------------------------------------
+
+OCI_MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+OCI_LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
+OCI_CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
+COPY_MANY_JOBS = (1, 8)
+
+
+def _put_image(host: str, repo: str, tag: str, layers: list[tuple[str, int]]) -> None:
+    """An OCI image manifest over blobs already pushed (a small config is pushed here), tagged ``tag``:
+    the kind of content skopeo copies without reading its layers as anything but bytes."""
+    import dxf
+
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST_TYPE,
+        "config": {"mediaType": OCI_CONFIG_TYPE, "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER_TYPE, "digest": d, "size": n} for d, n in layers],
+    }
+    with dxf.DXF(host, repo, insecure=True) as client:
+        client.push_blob(data=config, digest=config_digest)
+        client.set_manifest(tag, json.dumps(manifest))
+
+
+def _prepare_copy_sources(s: Setup, count: int) -> None:
+    """``bench/copy-src:big`` (the big file as one layer) and ``bench/copy-src:many`` (``count`` 4 KiB
+    layers) on the bench registry."""
+    import dxf
+
+    repo = "bench/copy-src"
+    subprocess.run([str(s.ours), "push-blob", repo, str(s.file)], env=s.env, check=True, capture_output=True)
+    _put_image(s.reg.host, repo, "big", [(s.digest, s.size)])
+    layers = []
+    with dxf.DXF(s.reg.host, repo, insecure=True) as client:
+        for _ in range(count):
+            data = os.urandom(SMALL_SIZE)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            client.push_blob(data=data, digest=digest)
+            layers.append((digest, len(data)))
+    _put_image(s.reg.host, repo, "many", layers)
+
+
+def bench_copy(s: Setup, repeat: int, count: int) -> list[Result]:
+    """``dxf copy`` and ``skopeo copy`` of the same image: the big blob registry -> another registry
+    and registry -> OCI layout, and ``count`` 4 KiB blobs registry -> registry with ``--jobs 1``/``8``.
+    Every run copies into a fresh repository or directory, so nothing is skipped as already there;
+    the second registry keeps the registry -> registry copies from being mounts."""
+    if shutil.which("skopeo") is None:
+        skipped = "skipped: skopeo not installed (make skopeo-bin)"
+        return [Result("copy (dxf vs skopeo)", "copy-rr", skipped=skipped)]
+    _prepare_copy_sources(s, count)
+    src = f"docker://{s.reg.host}/bench/copy-src"
+    layouts = s.out_dir / "copy-layouts"
+    Place = Callable[[int, str], str]  # (run, destination registry host) -> destination
+
+    def measured(
+        tool_cmd: Callable[[str], list[str]], dest: Place, env: dict[str, str]
+    ) -> Callable[[int], Sample]:
+        """Each run into a registry just started (so neither tool can mount or skip what an earlier
+        run left there; skopeo keeps a cache of where it saw blobs) or a new layout directory."""
+
+        def run(i: int) -> Sample:
+            layouts.mkdir(parents=True, exist_ok=True)
+            try:
+                with running_registry() as fresh:
+                    settle()
+                    return run_measured(tool_cmd(dest(i, fresh.host)), env, watch=s.reg_pid)
+            finally:
+                shutil.rmtree(layouts, ignore_errors=True)
+
+        return run
+
+    def dxf_copy(source: str, dest: Place, jobs: int = JOBS) -> Callable[[int], Sample]:
+        def cmd(target: str) -> list[str]:
+            return [str(s.ours), "copy", "--jobs", str(jobs), source, target]
+
+        return measured(cmd, dest, {**s.env, "DXF_INSECURE": "1"})
+
+    def skopeo_copy(source: str, dest: Place) -> Callable[[int], Sample]:
+        def cmd(target: str) -> list[str]:
+            flags = ["--src-tls-verify=false", "--dest-tls-verify=false", "--preserve-digests"]
+            return ["skopeo", "copy", "-q", *flags, source, target]
+
+        return measured(cmd, dest, s.env)
+
+    def to_registry(tag: str) -> Place:
+        return lambda i, host: f"docker://{host}/bench/copy-{i}:{tag}"
+
+    def to_layout(tool: str) -> Place:
+        return lambda i, _host: f"oci:{layouts / f'{tool}-{i}'}:big"
+
+    mib = s.size // MIB
+    groups: list[tuple[list[Result], list[Callable[[int], Sample]]]] = [
+        (
+            [
+                Result(f"skopeo copy {mib} MiB registry -> registry", "copy-rr", units=s.size),
+                Result(f"dxf copy {mib} MiB registry -> registry", "copy-rr", units=s.size),
+            ],
+            [skopeo_copy(f"{src}:big", to_registry("big")), dxf_copy(f"{src}:big", to_registry("big"))],
+        ),
+        (
+            [
+                Result(f"skopeo copy {mib} MiB registry -> layout", "copy-rl", units=s.size),
+                Result(f"dxf copy {mib} MiB registry -> layout", "copy-rl", units=s.size),
+            ],
+            [skopeo_copy(f"{src}:big", to_layout("skopeo")), dxf_copy(f"{src}:big", to_layout("dxf"))],
+        ),
+        (
+            [
+                Result(f"skopeo copy {count} x 4 KiB registry -> registry", "copy-many", units=count),
+                *(
+                    Result(f"dxf copy {count} x 4 KiB --jobs {jobs}", "copy-many", units=count)
+                    for jobs in COPY_MANY_JOBS
+                ),
+            ],
+            [
+                skopeo_copy(f"{src}:many", to_registry("many")),
+                *(dxf_copy(f"{src}:many", to_registry("many"), jobs) for jobs in COPY_MANY_JOBS),
+            ],
+        ),
+    ]
+    results: list[Result] = []
+    for group_results, runs in groups:
+        round_robin(group_results, repeat, runs)
+        results += group_results
+    return results
+
+
 # -- report -------------------------------------------------------------------------------------------------
 
 
@@ -692,14 +823,18 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
         return push_anchor
     if result.group == "pull":
         return by_name.get("curl GET -o file")
+    if result.group.startswith("copy"):
+        return next(
+            (r for r in by_name.values() if r.group == result.group and r.name.startswith("skopeo")), None
+        )
     reference = "oras-py" if result.group.startswith("artifact") else "python-dxf"
     return next((r for r in by_name.values() if r.group == result.group and reference in r.name), None)
 
 
 def throughput(result: Result) -> str:
-    if result.group in ("push", "pull", "iter"):
+    if result.group in ("push", "pull", "iter", "copy-rr", "copy-rl"):
         return f"{result.units / MIB / result.median:8.0f} MiB/s"
-    if result.group.startswith("small"):
+    if result.group.startswith("small") or result.group == "copy-many":
         return f"{result.units / result.median:8.0f} blob/s"
     if result.group.startswith("artifact"):
         return f"{result.units / result.median:8.0f} file/s"
@@ -717,6 +852,8 @@ def anchor_label(anchor: Result) -> str:
         return "curl PUT -T" if "-T" in anchor.name else "curl PUT --data-binary"
     if anchor.group == "pull":
         return "curl GET"
+    if anchor.group.startswith("copy"):
+        return "skopeo"
     return "oras-py" if anchor.group.startswith("artifact") else "python-dxf"
 
 
@@ -874,8 +1011,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all samples and verdicts here")
     parser.add_argument(
         "--only",
-        default="push,pull,iter,small,list,artifact",
-        help="comma-separated subset of push,pull,iter,small,list,artifact (default: all)",
+        default="push,pull,iter,small,list,artifact,copy",
+        help="comma-separated subset of push,pull,iter,small,list,artifact,copy (default: all)",
     )
     args = parser.parse_args(argv)
     quick = (64, 2, 100)
@@ -950,7 +1087,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs = ensure_pydxf_venv()
     ours = our_dxf()
     # the big blob only for the parts that move it (creating 1 GiB costs time and disk)
-    path, digest = big_file(args.size_mib) if only & {"push", "pull", "iter"} else (Path(os.devnull), "")
+    path, digest = (
+        big_file(args.size_mib) if only & {"push", "pull", "iter", "copy"} else (Path(os.devnull), "")
+    )
     rss_via = "/usr/bin/time %M" if os.access(TIME_BIN, os.X_OK) else "os.wait4 ru_maxrss"
     log(f"size {args.size_mib} MiB, repeat {args.repeat}, {args.small_count} small blobs; RSS via {rss_via}")
 
@@ -987,6 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += bench_list_aliases(setup, 4 if args.quick else 10)
             if "artifact" in only:
                 results += bench_artifacts(setup, args.repeat)
+            if "copy" in only:
+                results += bench_copy(setup, args.repeat, args.small_count)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
 

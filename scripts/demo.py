@@ -2,8 +2,10 @@
 
 It starts Debian's ``docker-registry`` on a free loopback port (plain HTTP, fresh storage), then runs
 the ``dxf`` command exactly as a user would: push a file under an alias, pull it back by alias and by
-digest, list the aliases and ask for the blob's size. It prints each command and its output, checks
-that what came back is what went in, and stops the registry.
+digest, list the aliases and ask for the blob's size; then the air-gap round trip: ``dxf copy`` the
+alias into an OCI layout directory and from there into another repository, and pull it back from
+both. It prints each command and its output, checks that what came back is what went in, and stops
+the registry.
 """
 
 from __future__ import annotations
@@ -70,10 +72,27 @@ def main() -> None:
             assert by_digest == data, "pull by digest returned different bytes"
             assert aliases == ["may15-readings"], aliases
             assert size == len(data), size
-            print(f"\nok: {len(data)} bytes pushed and pulled back intact, by alias and by digest")
+            print(f"\nok: {len(data)} bytes pushed and pulled back intact, by alias and by digest\n")
+            air_gap_round_trip(dxf, env, registry.host, work / "carried", data)
         finally:
             registry.stop()
             print("registry stopped")
+
+
+def air_gap_round_trip(dxf: str, env: dict[str, str], host: str, layout: Path, data: bytes) -> None:
+    """Registry -> OCI layout -> another repository, with the manifest digest the same at each step."""
+    source = f"docker://{host}/{REPO}:may15-readings"
+    carried = f"oci:{layout}:may15-readings"
+    landed = f"docker://{host}/{REPO}-restored:may15-readings"
+    first = run([dxf, "copy", source, carried], env).decode().strip()
+    second = run([dxf, "copy", carried, landed], env).decode().strip()
+    offline = {**env, "DXF_HOST": f"oci:{layout.parent}"}
+    from_layout = run([dxf, "pull-blob", layout.name, "@may15-readings"], offline)
+    restored = run([dxf, "pull-blob", REPO + "-restored", "@may15-readings"], env)
+    assert first == second, (first, second)
+    assert from_layout == data, "pull from the layout returned different bytes"
+    assert restored == data, "pull from the restored repository returned different bytes"
+    print(f"\nok: copied through the layout {layout} and back with manifest {first}, bytes intact")
 
 
 if __name__ == "__main__":

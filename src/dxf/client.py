@@ -28,9 +28,13 @@ from .exceptions import (
     DXFDigestNotAvailableForSchema1,
     DXFHTTPError,
     DXFMountFailed,
+    DXFNeedsLayoutError,
+    DXFNeedsRegistryError,
     DXFUnsupportedSchemaType,
 )
 from .journal import UploadJournal, default_directory
+from .layout import OCILayout, layouts_under
+from .layout_repository import LayoutRepository, layout_root
 from .manifest import (
     DOCKER_MANIFEST_V2,
     ImageManifest,
@@ -44,6 +48,8 @@ from .manifest import (
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .remote import RemoteRepository
+from .store import ReferrerLister
+from .transfer import Progress
 from .transport import ClientCert, RetryPolicy, Timeout, Transport
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
@@ -53,6 +59,68 @@ class CredentialSource(Protocol):
     """Anything that finds credentials by registry host, like :class:`dxf.credentials.Keychain`."""
 
     def lookup(self, host: str) -> Credentials | None: ...
+
+
+class ManifestRecord(Protocol):
+    """A manifest as a repository handle reads it: its bytes, digest and declared type."""
+
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def digest(self) -> Digest: ...
+    @property
+    def content_type(self) -> str | None: ...
+
+
+class BlobChunks(Protocol):
+    """A blob being read: verified chunks, its size when known, closeable."""
+
+    size: int | None
+
+    def __iter__(self) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
+
+
+class RepositoryHandle(Protocol):
+    """What :class:`DXF` needs of the place a repository lives: the part of
+    :class:`~dxf.remote.RemoteRepository` the facade uses, which
+    :class:`~dxf.layout_repository.LayoutRepository` offers too. The facade stays one class (one set
+    of python-dxf signatures and return shapes) whether the repository is on a registry or in an OCI
+    layout; only the handle differs."""
+
+    def for_batch(self, cancel: threading.Event) -> RepositoryHandle: ...
+    def blob_exists(self, digest: Digest) -> bool: ...
+    def blob_size(self, digest: Digest) -> int | None: ...
+    def open_blob(
+        self, digest: Digest, chunk_size: int | None = None, expected_size: int | None = None
+    ) -> BlobChunks: ...
+    def download(
+        self,
+        digest: Digest,
+        path: str,
+        progress: Progress | None = None,
+        *,
+        resume: bool = False,
+        expected_size: int | None = None,
+    ) -> int: ...
+    def push_file(
+        self,
+        path: str,
+        progress: Progress | None,
+        check_exists: bool,
+        chunk_size: int | None = None,
+        journal: UploadJournal | None = None,
+    ) -> Digest: ...
+    def push_chunks(self, chunks: Iterable[bytes], digest: Digest, progress: Progress | None) -> None: ...
+    def push_stream(self, stream: IO[bytes], progress: Progress | None) -> Digest: ...
+    def mount_blob(self, digest: Digest, from_repository: str) -> bool: ...
+    def delete_blob(self, digest: Digest) -> None: ...
+    def fetch_manifest(self, reference: str) -> ManifestRecord: ...
+    def put_manifest(self, reference: str, media_type: str, content: bytes) -> object: ...
+    def delete_reference(
+        self, reference: str, manifest_digest: Digest, subject: Digest | None = None
+    ) -> None: ...
+    def tags(self, batch_size: int | None = None) -> Iterator[str]: ...
 
 
 T = TypeVar("T", bound="DXFBase")
@@ -111,6 +179,8 @@ class DXFBase:
             of a PEM holding certificate and key, or ``(certificate, key)`` paths.
         """
         self._host = host
+        #: ``oci:PATH``: the directory whose layouts are the repositories, instead of a registry.
+        self._layout_root = layout_root(host)
         self._keychain = credentials
         self._auth = auth
         self._insecure = insecure
@@ -170,6 +240,8 @@ class DXFBase:
             token realm for access tokens instead of a password.
         :returns: the bearer token, or ``None`` when the registry uses basic auth or needs none.
         """
+        if self._layout_root is not None:
+            raise DXFNeedsRegistryError("authentication")
         scope = challenged_scope(self._repo_path(), response) if response is not None else None
         if response is None:  # a probe of our own: no request of the caller's to file a token for
             response = self._transport.send("GET", self._registry.url(), headers={"User-Agent": user_agent})
@@ -215,7 +287,11 @@ class DXFBase:
 
     # -- registry-wide calls ---------------------------------------------------------------------
     def list_repos(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
-        """Repository names in the registry (all pages); an iterator with ``iterate=True``."""
+        """Repository names in the registry (all pages); an iterator with ``iterate=True``. For
+        ``oci:PATH``, the layouts under ``PATH``."""
+        if self._layout_root is not None:
+            names = layouts_under(self._layout_root)
+            return names if iterate else list(names)
         it = self._registry.paginate(
             self._registry.catalog_url(),
             "repositories",
@@ -227,6 +303,8 @@ class DXFBase:
 
     def api_version_check(self) -> tuple[str, requests.Response]:
         """GET ``/v2/``: the body as text and the response."""
+        if self._layout_root is not None:
+            raise DXFNeedsRegistryError("the API version check")
         response = self._request("GET", self._registry.url())
         return response.content.decode("utf-8"), response
 
@@ -300,8 +378,25 @@ class DXF(DXFBase):
     @property
     def store(self) -> RemoteRepository:
         """This repository as a :mod:`dxf.store` store (the interface ``copy`` and artifacts use),
-        and the protocol handle every method of this class delegates to."""
+        and the protocol handle every method of this class delegates to on a registry. (For
+        ``oci:PATH``, use :class:`dxf.OCILayout` on ``PATH/<repo>`` as the store.)"""
+        if self._layout_root is not None:
+            raise DXFNeedsRegistryError("DXF.store")
         return RemoteRepository(self._registry, self._path, self._on_unauthorized)
+
+    @property
+    def _handle(self) -> RepositoryHandle:
+        """Where the repository lives: the registry (:attr:`store`) or an OCI layout."""
+        if self._layout_root is not None:
+            return LayoutRepository(self._layout_root, self._path)
+        return self.store
+
+    @property
+    def _content(self) -> RemoteRepository | OCILayout:
+        """The store artifacts are written against: the registry repository, or the layout."""
+        if self._layout_root is not None:
+            return LayoutRepository(self._layout_root, self._path).layout
+        return self.store
 
     # -- blobs -----------------------------------------------------------------------------------
     def push_blob(
@@ -328,7 +423,7 @@ class DXF(DXFBase):
         it from what the registry holds, when the registry still has the session. (distribution 2.8
         drops a session whose last request broke off mid-body; the upload then starts again.)
         """
-        repo = self.store
+        repo = self._handle
         if filename is not None:
             journal = UploadJournal(state_dir or default_directory(os.environ)) if resume else None
             return str(repo.push_file(filename, progress, check_exists, self._upload_chunk_size, journal))
@@ -347,7 +442,7 @@ class DXF(DXFBase):
     def push_stream(self, stream: IO[bytes], progress: Callable[..., None] | None = None) -> str:
         """Upload everything a binary stream yields (stdin, a pipe), hashing as it goes; return the
         digest. Memory stays bounded by one upload chunk; nothing is spooled to disk."""
-        return str(self.store.push_stream(stream, progress))
+        return str(self._handle.push_stream(stream, progress))
 
     def push_blobs(
         self,
@@ -364,7 +459,7 @@ class DXF(DXFBase):
         from .parallel import run_all  # concurrent.futures only for the commands that need it
 
         cancel = threading.Event()
-        repo = self.store.for_batch(cancel)
+        repo = self._handle.for_batch(cancel)
 
         def push(name: str) -> str:
             return str(repo.push_file(name, progress, check_exists, self._upload_chunk_size))
@@ -391,7 +486,7 @@ class DXF(DXFBase):
         known = {Digest.parse(d): n for d, n in (sizes or {}).items()}
         os.makedirs(output_dir, exist_ok=True)
         cancel = threading.Event()
-        repo = self.store.for_batch(cancel)
+        repo = self._handle.for_batch(cancel)
 
         def pull(digest: Digest) -> str:
             path = os.path.join(output_dir, blob_file_name(str(digest)))
@@ -417,7 +512,7 @@ class DXF(DXFBase):
         :class:`DXFSizeMismatchError`, and no more than that is read. With ``size=True``, the size
         is ``None`` when the registry does not tell it (no ``Content-Length``, python-dxf crashed).
         """
-        repo, dgst = self.store, Digest.parse(digest)
+        repo, dgst = self._handle, Digest.parse(digest)
         reader = repo.open_blob(dgst, _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE, expected_size)
         if not size:
             return reader
@@ -443,14 +538,14 @@ class DXF(DXFBase):
         ``path``, and the next call with ``resume`` continues from there; a second call for the same
         ``path`` while one runs raises :class:`OSError` (``EBUSY``).
         """
-        return self.store.download(
+        return self._handle.download(
             Digest.parse(digest), path, progress, resume=resume, expected_size=expected_size
         )
 
     def blob_size(self, digest: str) -> int:
         """The blob's size in bytes (HEAD)."""
         dgst = Digest.parse(digest)
-        size = self.store.blob_size(dgst)
+        size = self._handle.blob_size(dgst)
         if size is None:
             raise DXFHTTPError(f"the registry did not send the size (Content-Length) of {dgst}")
         return size
@@ -462,13 +557,13 @@ class DXF(DXFBase):
         ordinary upload instead, which we cancel).
         """
         source = repository_path(self._registry.host, repo)
-        if not self.store.mount_blob(Digest.parse(digest), source):
+        if not self._handle.mount_blob(Digest.parse(digest), source):
             raise DXFMountFailed()
         return digest
 
     def del_blob(self, digest: str) -> None:
         """Delete a blob."""
-        self.store.delete_blob(Digest.parse(digest))
+        self._handle.delete_blob(Digest.parse(digest))
 
     # -- manifests and aliases -------------------------------------------------------------------
     def make_manifest(self, *digests: str) -> str:
@@ -479,7 +574,7 @@ class DXF(DXFBase):
     def set_manifest(self, alias: str, manifest_json: str) -> None:
         """Store ``manifest_json`` under ``alias``, with its own ``mediaType`` as Content-Type."""
         media_type = parse_manifest(manifest_json).media_type
-        self.store.put_manifest(alias, media_type or DOCKER_MANIFEST_V2, manifest_json.encode("utf-8"))
+        self._handle.put_manifest(alias, media_type or DOCKER_MANIFEST_V2, manifest_json.encode("utf-8"))
 
     def set_alias(self, alias: str, *digests: str) -> str:
         """Point ``alias`` at these blobs; returns the manifest JSON it stored."""
@@ -492,7 +587,7 @@ class DXF(DXFBase):
 
         At most :data:`~dxf.manifest.MAX_MANIFEST_SIZE` bytes are read (else :class:`DXFProtocolError`).
         """
-        content, response = self.store.get_manifest(alias)
+        content, response = self.store.get_manifest(alias)  # registry only: it returns the response
         return content.decode("utf-8"), response
 
     def head_manifest_and_response(self, alias: str) -> tuple[str | None, requests.Response]:
@@ -514,7 +609,7 @@ class DXF(DXFBase):
         """
         content_type: str | None = None
         if alias:
-            fetched = self.store.fetch_manifest(alias)
+            fetched = self._handle.fetch_manifest(alias)
             manifest, content_type = fetched.content.decode("utf-8"), fetched.content_type
         assert manifest is not None, "alias or manifest is required"
         parsed = parse_manifest(manifest, content_type)
@@ -584,7 +679,7 @@ class DXF(DXFBase):
         only this alias goes. Elsewhere (distribution 2.8 answers 400) the manifest is deleted by its
         digest, as python-dxf does, which also removes every other alias pointing at the same manifest.
         """
-        fetched = self.store.fetch_manifest(alias)
+        fetched = self._handle.fetch_manifest(alias)
         parsed = parse_manifest(fetched.content.decode("utf-8"), fetched.content_type)
         result: list[str] | dict[str, str]
         if isinstance(parsed, ManifestIndex):
@@ -594,12 +689,20 @@ class DXF(DXFBase):
         else:
             result = [str(layer.digest) for layer in parsed.layers]
         subject = parsed.subject.digest if isinstance(parsed, ImageManifest) and parsed.subject else None
-        self.store.delete_reference(alias, fetched.digest, subject)
+        self._handle.delete_reference(alias, fetched.digest, subject)
         return result
+
+    def gc(self) -> list[tuple[str, int]]:
+        """OCI layouts (``oci:PATH``) only: remove the blobs and manifests no alias reaches any more;
+        return each one removed as ``(digest, size)``. A registry collects its own garbage."""
+        handle = self._handle
+        if not isinstance(handle, LayoutRepository):
+            raise DXFNeedsLayoutError("gc")
+        return [(str(digest), size) for digest, size in handle.gc()]
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""
-        it = self.store.tags(batch_size)
+        it = self._handle.tags(batch_size)
         return it if iterate else list(it)
 
     # -- OCI artifacts and referrers (new; see dxf.artifact) ---------------------------------------
@@ -622,14 +725,15 @@ class DXF(DXFBase):
         manifest digest) makes the artifact refer to that manifest (see :meth:`referrers`)."""
         from .artifact import FileSpec, push_artifact
 
+        store = self._content
         desc = push_artifact(
-            self.store,
+            store,
             alias,
             [FileSpec.parse(f) for f in files],
             artifact_type=artifact_type,
             annotations=annotations,
             config=FileSpec.parse(config) if config is not None else None,
-            subject=self.store.resolve(subject) if subject is not None else None,
+            subject=store.resolve(subject) if subject is not None else None,
             jobs=jobs or self._jobs,
             compress=compress,
         )
@@ -641,7 +745,7 @@ class DXF(DXFBase):
         raise :class:`DXFArtifactError` before anything is written."""
         from .artifact import pull_artifact
 
-        return pull_artifact(self.store, alias, output_dir, jobs=jobs or self._jobs)
+        return pull_artifact(self._content, alias, output_dir, jobs=jobs or self._jobs)
 
     def attach(
         self,
@@ -661,7 +765,10 @@ class DXF(DXFBase):
         """What refers to ``subject`` (an alias or a manifest digest), optionally of one type: one
         dict per referrer with ``digest``, ``mediaType``, ``size``, ``artifactType`` and
         ``annotations``. Uses the registry's referrers API, else the referrers tag schema."""
-        target = self.store.resolve(subject)
+        store = self._content
+        if not isinstance(store, ReferrerLister):
+            raise DXFNeedsRegistryError("referrers")
+        target = store.resolve(subject)
         return [
             {
                 "digest": str(entry.digest),
@@ -670,7 +777,7 @@ class DXF(DXFBase):
                 "artifactType": entry.artifact_type,
                 "annotations": dict(entry.annotations or {}),
             }
-            for entry in self.store.referrers(target, artifact_type)
+            for entry in store.referrers(target, artifact_type)
         ]
 
 

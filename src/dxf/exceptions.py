@@ -31,7 +31,10 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFTransferCancelledError            new: inside a batch that was abandoned (never escapes it)
     ├── DXFCredentialError                   new: a credentials file or helper we cannot use
     ├── DXFArtifactError                     (also ValueError)  new: an artifact we refuse to build or restore
-    └── DXFReferrersIndexError               new: the referrers fallback index kept being overwritten
+    ├── DXFReferrersIndexError               new: the referrers fallback index kept being overwritten
+    ├── DXFLayoutError                       (also OSError)  new: an OCI layout directory we refuse
+    ├── DXFNeedsRegistryError                new: a registry-only call (auth, mount) on an OCI layout
+    └── DXFNeedsLayoutError                  new: a layout-only call (gc) on a registry
 
 Which status becomes which exception is decided in :mod:`dxf.statuses`. Connection and TLS failures
 are left as ``requests.exceptions.ConnectionError`` / ``SSLError`` (after retries), exactly as
@@ -235,6 +238,27 @@ class DXFTransferCancelledError(DXFError):
 class DXFCredentialError(DXFError):
     """A Docker/podman credentials file we cannot read or write, or a credential helper that is
     missing, fails, hangs or answers nonsense. The message never contains a secret."""
+
+
+class DXFLayoutError(DXFError, OSError):
+    """An OCI layout directory dxf will not use: another layout version, a symlink inside it, an
+    ``index.json`` that is not an index."""
+
+
+class DXFNeedsRegistryError(DXFError):
+    """A call that only a registry can answer (a token, an HTTP response, a mount) on an OCI layout."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs a registry: an OCI layout (oci:PATH) has no server to ask")
+
+
+class DXFNeedsLayoutError(DXFError):
+    """A call that only an OCI layout can answer (``gc``) on a registry."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} works on OCI layouts only (DXF_HOST=oci:PATH): a registry collects its own garbage"
+        )
 
 
 def _registry_errors(response: requests.Response | None) -> list[dict[str, Any]]:

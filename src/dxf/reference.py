@@ -213,3 +213,73 @@ def _echo(value: object) -> str:
     """``repr`` of a rejected value, cut short so a huge input cannot flood logs or messages."""
     text = repr(value)
     return text if len(text) <= _ECHO_LIMIT else text[: _ECHO_LIMIT - 3] + "..."
+
+
+#: The transports ``dxf copy`` understands, named as skopeo names them.
+DOCKER_TRANSPORT = "docker://"
+OCI_TRANSPORT = "oci:"
+_OCI_DIGEST_RE = re.compile(r"(?P<path>.+)@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)")
+
+
+@dataclass(frozen=True)
+class TransportReference:
+    """A place and a manifest in skopeo's transport syntax, validated.
+
+    ``docker://HOST/REPO:ALIAS`` or ``docker://HOST/REPO@sha256:...`` (``registry`` set, a one-part
+    host-less name means Docker Hub as for :meth:`Reference.parse`); ``oci:PATH:ALIAS`` or
+    ``oci:PATH@sha256:...`` (``layout`` set: one OCI image layout directory; as in skopeo, PATH ends
+    at its first ``:``). Exactly one of ``tag`` and ``digest`` is set: a copy always says what it
+    copies.
+    """
+
+    tag: str | None
+    digest: Digest | None
+    registry: Reference | None = None
+    layout: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """The tag, or the digest as a string: what a store's ``resolve`` takes."""
+        return self.tag if self.tag is not None else str(self.digest)
+
+    @classmethod
+    def parse(cls, text: str) -> TransportReference:
+        """Parse ``docker://...`` or ``oci:...``; :class:`DXFInvalidReferenceError` otherwise."""
+        if not isinstance(text, str):
+            raise DXFInvalidReferenceError(f"invalid reference: {type(text).__name__} is not a string")
+        if text.startswith(DOCKER_TRANSPORT):
+            return cls._docker(text[len(DOCKER_TRANSPORT) :])
+        if text.startswith(OCI_TRANSPORT):
+            return cls._oci(text[len(OCI_TRANSPORT) :])
+        raise DXFInvalidReferenceError(
+            f"invalid reference {_echo(text)}: expected docker://HOST/REPO:ALIAS or oci:PATH:ALIAS "
+            "(or @sha256:... instead of :ALIAS)"
+        )
+
+    @classmethod
+    def _docker(cls, rest: str) -> TransportReference:
+        parsed = Reference.parse(rest)
+        if (parsed.tag is None) == (parsed.digest is None):
+            raise DXFInvalidReferenceError(
+                f"invalid reference docker://{_echo(rest)[1:-1]}: give either :ALIAS or @DIGEST, not "
+                f"{'both' if parsed.tag else 'neither'}"
+            )
+        return cls(parsed.tag, parsed.digest, registry=parsed)
+
+    @classmethod
+    def _oci(cls, rest: str) -> TransportReference:
+        by_digest = _OCI_DIGEST_RE.fullmatch(rest)
+        if by_digest is not None and ":" not in by_digest.group("path"):
+            return cls(None, Digest.parse(by_digest.group("digest")), layout=by_digest.group("path"))
+        path, colon, tag = rest.partition(":")
+        if not path or not colon:
+            raise DXFInvalidReferenceError(
+                f"invalid reference oci:{_echo(rest)[1:-1]}: expected oci:PATH:ALIAS or oci:PATH@DIGEST"
+            )
+        return cls(validate_tag(tag), None, layout=path)
+
+    def __str__(self) -> str:
+        if self.registry is not None:
+            return DOCKER_TRANSPORT + str(self.registry)
+        suffix = f":{self.tag}" if self.tag is not None else f"@{self.digest}"
+        return f"{OCI_TRANSPORT}{self.layout}{suffix}"

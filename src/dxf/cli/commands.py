@@ -4,6 +4,7 @@ environment, builds the client and runs the command. Failures propagate to :mod:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import getpass
 import json
@@ -17,9 +18,13 @@ import requests
 
 from .. import exceptions as dxf_exceptions
 from ..client import DXF, DXFBase
+from ..copy import copy
 from ..credentials import erase_login, store_login
 from ..digest import hash_file
+from ..layout import OCILayout
 from ..manifest import MAX_MANIFEST_SIZE
+from ..reference import TransportReference
+from ..store import Store
 from ..transfer import DEFAULT_DOWNLOAD_CHUNK
 from .environment import Settings, progress_wanted, read_settings, resolve_credentials
 from .grammar import Invocation, UsageError, check_arguments
@@ -135,19 +140,32 @@ def _output_directory(path: str) -> None:
 
 # -- the commands ------------------------------------------------------------------------------------
 class Runner:
-    """Runs one parsed command against a client."""
+    """Runs one parsed command against a client. A command whose arguments name their own places
+    (``copy``) has no DXF_HOST client or settings: it is given the environment instead."""
 
     def __init__(
         self,
         inv: Invocation,
-        settings: Settings,
-        client: DXFBase,
+        settings: Settings | None,
+        client: DXFBase | None,
         progress: ProgressBars | None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.inv = inv
-        self.settings = settings
-        self.base = client
+        self._settings = settings
+        self._client = client
         self.progress = progress
+        self.environ: Mapping[str, str] = environ or {}
+
+    @property
+    def settings(self) -> Settings:
+        assert self._settings is not None
+        return self._settings
+
+    @property
+    def base(self) -> DXFBase:
+        assert self._client is not None
+        return self._client
 
     @property
     def dxf(self) -> DXF:
@@ -446,6 +464,28 @@ class Runner:
             for key, value in sorted(referrer["annotations"].items()):
                 _line(f"  {key}={value}")
 
+    def cmd_gc(self, _args: list[str]) -> None:
+        freed = self.dxf.gc()
+        for digest, size in freed:
+            _line(f"{digest} {size}")
+        _line(f"freed {sum(size for _, size in freed)} bytes")
+
+    def cmd_copy(self, args: list[str]) -> None:
+        """The graph moves with :func:`dxf.copy`; the root's digest is printed."""
+        inv, environ, progress = self.inv, self.environ, self.progress
+        src, dest = (TransportReference.parse(arg) for arg in args)
+        with contextlib.ExitStack() as stack:
+            src_store = open_place(src, environ, inv.src_insecure, stack)
+            dest_store = open_place(dest, environ, inv.dest_insecure, stack)
+            if dest.digest is not None and src_store.resolve(src.reference).digest != dest.digest:
+                raise UsageError(f"{dest} names another manifest than {src}")
+            if progress is not None:
+                progress.add_total(None)
+            root = copy(src_store, src.reference, dest_store, dest.tag, jobs=inv.jobs or 4, progress=progress)
+        if progress is not None:
+            progress.close()
+        _line(str(root.digest))
+
 
 def _manifest_reference(arg: str) -> str:
     """``@alias`` as the alias, a digest as it is."""
@@ -482,8 +522,8 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> DXFBase:
-    """The client for the command, with python-dxf's auth callback and DXF_TOKEN applied."""
+def _auth_callback(settings: Settings) -> Any:
+    """python-dxf's auth callback: authenticate with what :func:`resolve_credentials` finds."""
 
     def auth(dxf_obj: DXFBase, response: requests.Response) -> None:
         found = resolve_credentials(settings)
@@ -495,12 +535,22 @@ def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str])
             identity_token=found.identity_token,
         )
 
-    common: dict[str, Any] = {
+    return auth
+
+
+def _client_options(settings: Settings) -> dict[str, Any]:
+    return {
         "tlsverify": settings.tlsverify,
         "timeout": settings.timeout,
         "retries": settings.retries,
         "cert": settings.cert,
     }
+
+
+def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> DXFBase:
+    """The client for the command, with python-dxf's auth callback and DXF_TOKEN applied."""
+    auth = _auth_callback(settings)
+    common = _client_options(settings)
     client: DXFBase
     target = inv.facts.target
     if target == "host":  # login checks the credentials it is given, nothing else
@@ -515,23 +565,82 @@ def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str])
     return client
 
 
+#: The variables that hold credentials for DXF_HOST's registry, and for no other.
+_CREDENTIAL_VARIABLES = ("DXF_USERNAME", "DXF_PASSWORD", "DXF_AUTHORIZATION", "DXF_TOKEN")
+
+
+def side_environment(environ: Mapping[str, str], host: str, insecure: bool) -> dict[str, str]:
+    """The environment one side of a copy is read with: ``DXF_HOST`` is that side's host, the
+    ``DXF_*`` credentials stay only when it is DXF_HOST's registry (so they are never sent
+    elsewhere), and the side's ``--*-insecure`` flag adds to ``DXF_INSECURE``."""
+    side = dict(environ)
+    if host != environ.get("DXF_HOST", "").strip():
+        for key in _CREDENTIAL_VARIABLES:
+            side.pop(key, None)
+    side["DXF_HOST"] = host
+    if insecure:
+        side["DXF_INSECURE"] = "1"
+    return side
+
+
+def open_place(
+    place: TransportReference, environ: Mapping[str, str], insecure: bool, stack: contextlib.ExitStack
+) -> Store:
+    """The store ``place`` names: an OCI layout directory, or a registry repository reached with the
+    settings :func:`side_environment` gives (closed with ``stack``)."""
+    if place.layout is not None:
+        return OCILayout(place.layout)
+    assert place.registry is not None
+    settings = read_settings(side_environment(environ, place.registry.host, insecure))
+    client = DXF(
+        settings.host,
+        place.registry.path,
+        _auth_callback(settings),
+        settings.insecure,
+        settings.auth_host,
+        **_client_options(settings),
+    )
+    if settings.token:
+        client.token = settings.token
+    return stack.enter_context(client).store
+
+
 def execute(inv: Invocation, environ: Mapping[str, str]) -> None:
     """Check the arguments and the environment, then run the command; failures propagate. A
     :class:`UsageError` found on the way is reported as argparse reports one (``SystemExit(2)``)."""
     try:
         check_arguments(inv.command, inv.args)
+        if inv.facts.target == "places":
+            _run_places(inv, environ)
+            return
         settings = read_settings(environ, host=inv.args[0] if inv.facts.target == "host" else None)
         _run(inv, settings, environ)
     except UsageError as e:
         inv.parser.error(str(e))
 
 
-def _run(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> None:
-    progress: ProgressBars | None = None
-    if inv.facts.progress and progress_wanted(environ):
-        from .progress import ProgressBars
+def _progress_bars(inv: Invocation, environ: Mapping[str, str]) -> ProgressBars | None:
+    """Bars on stderr when the command draws them and DXF_PROGRESS (or a terminal) asks for them."""
+    if not (inv.facts.progress and progress_wanted(environ)):
+        return None
+    from .progress import ProgressBars
 
-        progress = ProgressBars(sys.stderr)
+    return ProgressBars(sys.stderr)
+
+
+def _run_places(inv: Invocation, environ: Mapping[str, str]) -> None:
+    """A command whose arguments name their own places (``copy``): no DXF_HOST client is made."""
+    progress = _progress_bars(inv, environ)
+    try:
+        Runner(inv, None, None, progress, environ).run()
+        _stdout().flush()
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _run(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> None:
+    progress = _progress_bars(inv, environ)
     try:
         with make_client(inv, settings, environ) as client:
             Runner(inv, settings, client, progress).run()

@@ -11,6 +11,7 @@ from typing import Any
 from ..auth import Credentials
 from ..credentials import DEFAULT_CERTS_D, Keychain, certs_dir
 from ..journal import default_directory
+from ..layout_repository import layout_root
 from ..reference import host_problem
 from ..transport import ClientCert
 
@@ -125,7 +126,11 @@ def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settin
     """Read and check the variables the command uses; :class:`ConfigError` when one is wrong.
 
     ``host`` is the registry a command names itself (``dxf login HOST``), instead of ``DXF_HOST``."""
-    host = _checked_host(host, "the registry host") if host is not None else _host(environ, "DXF_HOST")
+    layout = environ.get("DXF_HOST", "").strip() if host is None else ""
+    if layout_root(layout) is not None:  # oci:PATH: a directory of OCI layouts, no registry
+        host = layout
+    else:
+        host = _checked_host(host, "the registry host") if host is not None else _host(environ, "DXF_HOST")
     if host is None:
         raise ConfigError("DXF_HOST is not set (it names the registry, e.g. localhost:5000)")
     tlsverify: bool | str

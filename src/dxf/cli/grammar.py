@@ -22,8 +22,9 @@ from .table import AT_ALIAS, COMMANDS, COMMANDS_BY_NAME, JSON_OUTPUT, Command, R
 ENVIRONMENT_HELP = """\
 environment:
   DXF_HOST           registry host[:port] (required), e.g. localhost:5000 or [::1]:5000;
-                     no scheme, user, password, path or query
-  DXF_INSECURE       yes: use plain http instead of https
+                     no scheme, user, password, path or query; or oci:PATH: no registry,
+                     repository R is the OCI image layout PATH/R
+  DXF_INSECURE       yes: use plain http instead of https (copy: on both sides)
   DXF_USERNAME       user to authenticate as
   DXF_PASSWORD       that user's password
   DXF_AUTHORIZATION  an HTTP Authorization header value to authenticate with instead
@@ -161,6 +162,8 @@ class Invocation:
     annotations: list[str] = field(default_factory=list)
     config: str | None = None
     subject: str | None = None
+    src_insecure: bool = False
+    dest_insecure: bool = False
 
     @property
     def facts(self) -> Command:
@@ -255,6 +258,8 @@ def parse_argv(argv: Sequence[str]) -> Invocation | int:
         annotations=list(getattr(ns, "annotation", None) or []),
         config=getattr(ns, "config", None),
         subject=getattr(ns, "subject", None),
+        src_insecure=bool(getattr(ns, "src_insecure", False)),
+        dest_insecure=bool(getattr(ns, "dest_insecure", False)),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..digest import Digest
-from ..reference import validate_repository
+from ..reference import TransportReference, validate_repository
 from ..registry import reference_part
 
 
@@ -108,6 +108,8 @@ JSON_OUTPUT = Option(
 )
 USERNAME = Option(("-u", "--username"), "user name (default: ask)", metavar="USER")
 PASSWORD_STDIN = Option(("--password-stdin",), "read the password from standard input", action="store_true")
+SRC_INSECURE = Option(("--src-insecure",), "plain HTTP to the source registry", action="store_true")
+DEST_INSECURE = Option(("--dest-insecure",), "plain HTTP to the destination registry", action="store_true")
 PASSWORD_REFUSED = Option(("-p", "--password"), argparse.SUPPRESS, nargs="?", action=_RefusePassword)
 
 
@@ -145,12 +147,14 @@ AT_ALIAS = Role(lambda arg: reference_part(arg[1:]), at_sign=True)
 REPOSITORY = Role(validate_repository)
 DIGEST = Role(Digest.parse)
 DIGEST_OR_FILE = Role(_digest_or_file)
+PLACE = Role(TransportReference.parse)
 
 
 # -- the commands ------------------------------------------------------------------------------------
 #: What a command names after its own name: a repository (``<repo>``), nothing (the whole registry
-#: at DXF_HOST), or a registry host given as its argument instead of DXF_HOST.
-Target = Literal["repository", "registry", "host"]
+#: at DXF_HOST), a registry host given as its argument instead of DXF_HOST, or places written in
+#: skopeo's transport syntax (``docker://...``, ``oci:...``) that name their own hosts.
+Target = Literal["repository", "registry", "host", "places"]
 
 
 @dataclass(frozen=True)
@@ -441,6 +445,38 @@ COMMANDS: tuple[Command, ...] = (
         min_args=1,
         max_args=1,
         target="host",
+    ),
+    Command(
+        "gc",
+        "<repo>",
+        "remove unreferenced blobs from an OCI layout",
+        "With DXF_HOST=oci:PATH only: remove every blob and manifest of the layout PATH/<repo> that "
+        "no alias reaches any more (and temporary files an interrupted write left), printing "
+        '"<digest> <size>" for each, then "freed N bytes". Run it while nothing else writes to '
+        "the layout. A registry collects its own garbage.",
+        max_args=0,
+    ),
+    Command(
+        "copy",
+        "[--jobs N] [--src-insecure] [--dest-insecure] <src> <dest>",
+        "copy an alias and its blobs between registries and layouts",
+        "Copy the manifest <src> names (an index: all its manifests too) and every blob they "
+        "reference to <dest>, byte for byte, so every digest stays the same, and print its digest. "
+        "Each is docker://HOST/REPO:ALIAS, docker://HOST/REPO@sha256:..., oci:PATH:ALIAS or "
+        "oci:PATH@sha256:... (PATH: one OCI image layout directory, created when needed). Blobs the "
+        "destination has are skipped; within one registry they are mounted; the rest stream from "
+        "source to destination, up to N at once (default 4). The alias is set last, so a copy that "
+        "fails leaves none, and running it again moves only what is missing. DXF_USERNAME, "
+        "DXF_PASSWORD, DXF_AUTHORIZATION and DXF_TOKEN apply to DXF_HOST's registry; other hosts use "
+        "Docker's stored credentials or none. DXF_INSECURE=1 means both --src-insecure and "
+        "--dest-insecure.",
+        "<src> and <dest> in skopeo's transport syntax (docker://... or oci:...)",
+        options=(JOBS, SRC_INSECURE, DEST_INSECURE),
+        roles=(PLACE,),
+        min_args=2,
+        max_args=2,
+        target="places",
+        progress=True,
     ),
 )
 COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
