@@ -241,8 +241,11 @@ class Transport:
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
         cert: ClientCert = None,
+        connections: int = 1,
     ) -> None:
         self.tlsverify = tlsverify
+        #: Connections one large blob download may use at once (see :mod:`dxf.segments`).
+        self.connections = max(1, connections)
         #: Presented to every https server this transport talks to that asks for one (mutual TLS).
         self.cert = cert
         self.timeout: Timeout = timeout

@@ -32,6 +32,12 @@ body forwarded downstream (on any connection) has every payload byte after the f
 ``n_bytes`` inverted (XOR 0xFF). Lengths and framing stay intact, so the client receives a
 well-formed response of the right size whose content does not match its digest.
 
+:meth:`FaultProxy.shape` makes loopback look like a long-distance link: every connection's
+downstream bytes are paced to ``rate`` bytes per second (each connection on its own, like the
+per-connection caps of object stores and CDNs), and every request waits ``delay`` seconds before it
+is forwarded (one round trip's worth of added latency per request). The sleeps are the simulated
+link itself, not synchronisation: results never depend on them, only durations do.
+
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
 delimited by close), that direction of that connection just passes bytes through (and is
 never corrupted).
@@ -46,6 +52,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 __all__ = ["FaultProxy"]
@@ -69,6 +76,12 @@ class _StallRule:
     n_bytes: int
     direction: str
     released: threading.Event
+
+
+@dataclass(frozen=True)
+class _Shape:
+    rate: float | None  # bytes per second per connection downstream; None: unlimited
+    delay: float  # seconds added before each request is forwarded
 
 
 @dataclass
@@ -245,6 +258,8 @@ class _Connection:
         self._closed = False
         self._lock = threading.Lock()
         self._down_thread: threading.Thread | None = None
+        # When the paced downstream link of this connection is free again (time.monotonic()).
+        self._link_free_at = 0.0
 
     # -- teardown --------------------------------------------------------------------------
 
@@ -292,6 +307,18 @@ class _Connection:
         sock.sendall(data)
         if remaining is not None:
             self.cut_remaining[direction] = remaining - len(data)
+        if direction == "downstream":
+            self._pace(len(data))
+
+    def _pace(self, n_bytes: int) -> None:
+        """Hold the downstream pump until ``n_bytes`` would have crossed a link of the shaped rate."""
+        rate = self.proxy.shaping.rate
+        if rate is None:
+            return
+        now = time.monotonic()
+        self._link_free_at = max(now, self._link_free_at) + n_bytes / rate
+        if self._link_free_at > now:
+            time.sleep(self._link_free_at - now)
 
     def _maybe_stall(self, direction: str, sock: socket.socket, data: bytes) -> bytes:
         """Pass the bytes before a stall point, then block until the stall is released."""
@@ -337,6 +364,8 @@ class _Connection:
                             self.upstream.shutdown(socket.SHUT_WR)
                     break
                 for kind, chunk in framer.feed(data):
+                    if kind == "head" and self.proxy.shaping.delay:
+                        time.sleep(self.proxy.shaping.delay)
                     if kind == "head" and injecting is None:
                         injecting = self.proxy._claim_injection(_request_method(chunk))
                     if injecting is not None:
@@ -423,7 +452,8 @@ class FaultProxy:
     Counters (read at any time): ``connections``, ``bytes_upstream`` (client to target),
     ``bytes_downstream`` (target to client), ``injected`` (responses the proxy made up),
     ``cuts`` (connections broken by :meth:`cut_after`), ``corrupted`` (response bodies altered
-    by :meth:`corrupt_after`), ``bytes_corrupted`` and ``locations_rewritten``.
+    by :meth:`corrupt_after`), ``bytes_corrupted``, ``locations_rewritten`` and ``peak_active`` (the
+    most connections open at once).
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -438,6 +468,10 @@ class FaultProxy:
         self.corrupted = 0
         self.bytes_corrupted = 0
         self.locations_rewritten = 0
+        #: The most connections that were open at once.
+        self.peak_active = 0
+        #: The simulated link (see :meth:`shape`); unshaped by default.
+        self.shaping = _Shape(None, 0.0)
         self._lock = threading.Lock()
         self._cut_rules: list[_CutRule] = []
         self._inject_rules: list[_InjectRule] = []
@@ -482,6 +516,13 @@ class FaultProxy:
             raise ValueError("n_bytes must be >= 0 and times >= 1")
         with self._lock:
             self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
+
+    def shape(self, rate: float | None = None, delay: float = 0.0) -> None:
+        """Cap each connection's downstream bytes to ``rate`` per second (``None``: no cap) and hold
+        every request ``delay`` seconds before forwarding it; applies to connections open or new."""
+        if (rate is not None and rate <= 0) or delay < 0:
+            raise ValueError("rate must be positive (or None) and delay >= 0")
+        self.shaping = _Shape(rate, delay)
 
     def stall_after(self, n_bytes: int, direction: str = "downstream") -> None:
         """Stop forwarding on the next connection after ``n_bytes`` in ``direction`` (see the module
@@ -572,6 +613,7 @@ class FaultProxy:
                 "bytes_corrupted": self.bytes_corrupted,
                 "locations_rewritten": self.locations_rewritten,
                 "active": len(self._active),
+                "peak_active": self.peak_active,
             }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -618,6 +660,7 @@ class FaultProxy:
                     return
                 self.connections += 1
                 self._active.add(conn)
+                self.peak_active = max(self.peak_active, len(self._active))
             threading.Thread(target=conn.run, name="proxy-up", daemon=True).start()
 
     def _forget(self, conn: _Connection) -> None:

@@ -1,0 +1,138 @@
+"""One blob over several ranged connections (issue 13, part 1), against the real registry.
+
+The thresholds are lowered for these tests (a few MiB instead of tens), so the blobs stay small;
+the code paths are the ones a large blob takes. The registry sits behind the fault proxy, which
+counts connections, cuts them and, where a test needs connections to overlap, paces each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import dxf
+import dxf.segments
+from dxf.transfer import NETWORK_FAILURES
+from harness.blobserver import BlobServer
+from harness.hooks import Exchanges
+from harness.proxy import FaultProxy
+
+MiB = 1024 * 1024
+BLOB = os.urandom(8 * MiB + 12345)
+DIGEST = dxf.hash_bytes(BLOB)
+
+
+@pytest.fixture(autouse=True)
+def small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segment blobs of a few MiB, in 2 MiB segments (two reads of ``READ_SIZE`` each)."""
+    monkeypatch.setattr(dxf.segments, "MIN_SEGMENTED_BYTES", 2 * MiB)
+    monkeypatch.setattr(dxf.segments, "MIN_SEGMENT", 2 * MiB)
+
+
+def _segment_count() -> int:
+    return len(dxf.segments.plan(0, len(BLOB), 4))
+
+
+@pytest.fixture
+def pushed(proxy: FaultProxy, repo_name: str) -> Iterator[dxf.DXF]:
+    """A client of the proxied registry (4 connections per blob) whose repository holds :data:`BLOB`."""
+    with dxf.DXF(proxy.host, repo_name, insecure=True, connections=4) as client:
+        client.push_blob(data=BLOB, digest=DIGEST)
+        yield client
+
+
+def _ranges(exchanges: Exchanges, host: str) -> list[str]:
+    return [e.request_headers.get("Range", "") for e in exchanges.to(host) if e.method == "GET"]
+
+
+def test_a_large_blob_arrives_over_several_connections_at_once(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges, tmp_path: Path
+) -> None:
+    proxy.shape(rate=16 * MiB)  # each connection takes a while, so they overlap
+    exchanges.clear()
+    target = tmp_path / "blob"
+    assert pushed.pull_blob_to_file(DIGEST, str(target)) == len(BLOB)
+    assert target.read_bytes() == BLOB
+    ranges = _ranges(exchanges, proxy.host)
+    assert ranges[0] == ""  # the first GET serves the first segment as it is
+    assert _segment_count() == 5
+    assert len(ranges) == _segment_count() and all(r.startswith("bytes=") and "-" in r for r in ranges[1:]), (
+        ranges
+    )
+    assert proxy.peak_active >= 4
+
+
+def test_one_connection_when_asked(
+    proxy: FaultProxy, repo_name: str, exchanges: Exchanges, tmp_path: Path
+) -> None:
+    with dxf.DXF(proxy.host, repo_name, insecure=True, connections=1) as client:
+        client.push_blob(data=BLOB, digest=DIGEST)
+        exchanges.clear()
+        client.pull_blob_to_file(DIGEST, str(tmp_path / "blob"))
+    assert _ranges(exchanges, proxy.host) == [""]
+    assert (tmp_path / "blob").read_bytes() == BLOB
+
+
+def test_pull_blobs_segments_each_blob(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges, tmp_path: Path
+) -> None:
+    exchanges.clear()
+    (path,) = pushed.pull_blobs([DIGEST], str(tmp_path / "out"))
+    assert Path(path).read_bytes() == BLOB
+    assert len([r for r in _ranges(exchanges, proxy.host) if r]) == _segment_count() - 1
+
+
+def test_a_broken_segment_is_retried_alone_from_its_own_next_byte(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges, tmp_path: Path
+) -> None:
+    exchanges.clear()
+    proxy.cut_after(3 * MiB // 2)  # the next connection to send data breaks inside its segment
+    target = tmp_path / "blob"
+    pushed.pull_blob_to_file(DIGEST, str(target))
+    assert target.read_bytes() == BLOB
+    assert proxy.cuts == 1
+    starts = [int(r[6:].partition("-")[0]) for r in _ranges(exchanges, proxy.host) if r]
+    assert any(start % (2 * MiB) for start in starts), starts  # one continued mid-segment
+    assert proxy.bytes_downstream < 2 * len(BLOB)
+
+
+def test_a_broken_off_download_keeps_a_gap_free_beginning_to_resume(
+    proxy: FaultProxy, repo_name: str, tmp_path: Path
+) -> None:
+    with dxf.DXF(proxy.host, repo_name, insecure=True, connections=4, retries=0) as client:
+        client.push_blob(data=BLOB, digest=DIGEST)
+        proxy.shape(rate=32 * MiB)
+        proxy.cut_after(3 * MiB // 2, times=1)
+        target = tmp_path / "blob"
+        with pytest.raises(NETWORK_FAILURES):
+            client.pull_blob_to_file(DIGEST, str(target), resume=True)
+        part = Path(dxf.download.partial_path(str(target), dxf.digest.Digest.parse(DIGEST)))
+        held = part.read_bytes()
+        assert held == BLOB[: len(held)]
+        proxy.shape()
+        assert client.pull_blob_to_file(DIGEST, str(target), resume=True) == len(BLOB)
+    assert target.read_bytes() == BLOB
+    assert not part.exists()
+
+
+def test_a_server_that_claims_ranges_but_ignores_them_falls_back_to_one_connection(
+    tmp_path: Path,
+) -> None:
+    with BlobServer(BLOB, "claims-ranges") as server:
+        with dxf.DXF(server.host, "some/repo", insecure=True, connections=4) as client:
+            assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
+        ranged = [h.get("Range") for _m, h in server.blob_requests() if h.get("Range")]
+    assert (tmp_path / "blob").read_bytes() == BLOB
+    assert len(server.blob_requests()) <= 1 + 4 + 1  # the first GET, one per worker, the fallback
+    assert ranged  # it was tried, and the answers were not taken for ranges
+
+
+def test_a_server_without_ranges_gets_one_request(tmp_path: Path) -> None:
+    with BlobServer(BLOB, "plain") as server:
+        with dxf.DXF(server.host, "some/repo", insecure=True, connections=4) as client:
+            client.pull_blob_to_file(DIGEST, str(tmp_path / "blob"))
+        assert [h.get("Range") for _m, h in server.blob_requests()] == [None]
+    assert (tmp_path / "blob").read_bytes() == BLOB
