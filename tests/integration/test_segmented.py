@@ -15,6 +15,7 @@ import pytest
 
 import dxf
 import dxf.segments
+from dxf.main import run_command
 from dxf.transfer import NETWORK_FAILURES
 from harness.blobserver import BlobServer
 from harness.hooks import Exchanges
@@ -136,3 +137,41 @@ def test_a_server_without_ranges_gets_one_request(tmp_path: Path) -> None:
             client.pull_blob_to_file(DIGEST, str(tmp_path / "blob"))
         assert [h.get("Range") for _m, h in server.blob_requests()] == [None]
     assert (tmp_path / "blob").read_bytes() == BLOB
+
+
+@pytest.mark.usefixtures("clean_dxf_environment")
+@pytest.mark.parametrize(
+    ("option", "environment", "ranged"),
+    [
+        ([], {}, 4),
+        (["--connections", "1"], {}, 0),
+        ([], {"DXF_CONNECTIONS": "1"}, 0),
+        (["--connections", "2"], {"DXF_CONNECTIONS": "1"}, 4),
+    ],
+)
+def test_the_command_takes_connections_from_its_option_or_environment(
+    pushed: dxf.DXF,
+    repo_name: str,
+    proxy: FaultProxy,
+    exchanges: Exchanges,
+    tmp_path: Path,
+    option: list[str],
+    environment: dict[str, str],
+    ranged: int,
+) -> None:
+    exchanges.clear()
+    target = tmp_path / "blob"
+    env = {"DXF_HOST": proxy.host, "DXF_INSECURE": "1", **environment}
+    code = run_command(["pull-blob", *option, "-o", str(target), repo_name, DIGEST], env)
+    assert code == 0
+    assert target.read_bytes() == BLOB
+    assert len([r for r in _ranges(exchanges, proxy.host) if r]) == ranged
+
+
+@pytest.mark.usefixtures("clean_dxf_environment")
+def test_a_bad_connection_count_is_one_line(capsys: pytest.CaptureFixture[str], proxy: FaultProxy) -> None:
+    env = {"DXF_HOST": proxy.host, "DXF_INSECURE": "1", "DXF_CONNECTIONS": "0"}
+    assert run_command(["pull-blob", "-o", "x", "some/repo", DIGEST], env) != 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("dxf: pull-blob ")
+    assert line.endswith(": DXF_CONNECTIONS must be a positive integer, not '0'")

@@ -414,6 +414,9 @@ def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str])
         "retries": settings.retries,
         "cert": settings.cert,
     }
+    connections = inv.connections or settings.connections
+    if connections is not None:
+        common["connections"] = connections
     client: DXFBase
     target = inv.facts.target
     if target == "host":  # login checks the credentials it is given, nothing else
