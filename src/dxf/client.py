@@ -45,7 +45,7 @@ from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .remote import RemoteRepository
 from .segments import DEFAULT_CONNECTIONS
-from .transport import ClientCert, RetryPolicy, Timeout, Transport
+from .transport import DEFAULT_HOST_REQUESTS, ClientCert, RetryPolicy, Timeout, Transport
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
 
@@ -88,6 +88,7 @@ class DXFBase:
         credentials: CredentialSource | None = None,
         cert: ClientCert = None,
         connections: int = DEFAULT_CONNECTIONS,
+        host_requests: int = DEFAULT_HOST_REQUESTS,
     ) -> None:
         """
         :param host: registry host, optionally with a port (``localhost:5000``). ``docker.io`` and
@@ -114,6 +115,9 @@ class DXFBase:
         :param connections: connections one large blob download (``pull_blob_to_file``,
             ``pull_blobs``) may use at once, each fetching byte ranges, when the server serves ranges
             (default 4; 1: one connection per blob, as python-dxf).
+        :param host_requests: requests this client (all its threads) keeps in flight to one host at
+            most (default 16); a 429 lowers it for a while and pauses them all (see
+            :mod:`dxf.transport`).
         """
         self._host = host
         self._keychain = credentials
@@ -133,6 +137,7 @@ class DXFBase:
             pool_size=self._jobs * connections + 2,
             cert=cert,
             connections=connections,
+            host_requests=host_requests,
         )
         self._registry = Registry(normalize_host(host), insecure=insecure, transport=self._transport)
 
@@ -274,6 +279,7 @@ class DXF(DXFBase):
         credentials: CredentialSource | None = None,
         cert: ClientCert = None,
         connections: int = DEFAULT_CONNECTIONS,
+        host_requests: int = DEFAULT_HOST_REQUESTS,
     ) -> None:
         """:param repo: repository name, e.g. ``fred/datalogger``; on Docker Hub a one-component name
         gets ``library/``. Other parameters as :class:`DXFBase`."""
@@ -290,6 +296,7 @@ class DXF(DXFBase):
             credentials=credentials,
             cert=cert,
             connections=connections,
+            host_requests=host_requests,
         )
         self._repo = repo
         self._path = validate_repository(repository_path(normalize_host(host), repo))

@@ -38,6 +38,10 @@ per-connection caps of object stores and CDNs), and every request waits ``delay`
 is forwarded (one round trip's worth of added latency per request). The sleeps are the simulated
 link itself, not synchronisation: results never depend on them, only durations do.
 
+:meth:`FaultProxy.throttle_above` plays a rate-limited registry: a request that arrives while ``k``
+requests are already in flight (forwarded, their response not yet complete) is answered with 429
+by the proxy itself (``throttled`` counts them; ``peak_in_flight`` is the most forwarded at once).
+
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
 delimited by close), that direction of that connection just passes bytes through (and is
 never corrupted).
@@ -258,6 +262,8 @@ class _Connection:
         self._closed = False
         self._lock = threading.Lock()
         self._down_thread: threading.Thread | None = None
+        # Requests on this connection admitted by the throttle whose responses are not complete yet.
+        self.admitted = 0
         # When the paced downstream link of this connection is free again (time.monotonic()).
         self._link_free_at = 0.0
 
@@ -268,6 +274,7 @@ class _Connection:
             if self._closed:
                 return
             self._closed = True
+        self.proxy._finished(self, self.admitted)
         for sock in (self.client, self.upstream):
             if sock is None:
                 continue
@@ -368,6 +375,8 @@ class _Connection:
                         time.sleep(self.proxy.shaping.delay)
                     if kind == "head" and injecting is None:
                         injecting = self.proxy._claim_injection(_request_method(chunk))
+                    if kind == "head" and injecting is None:
+                        injecting = self.proxy._admit(self)
                     if injecting is not None:
                         if kind == "end":
                             self._answer(injecting)
@@ -398,6 +407,8 @@ class _Connection:
                         self.client.shutdown(socket.SHUT_WR)
                     return
                 for kind, chunk in framer.feed(data):
+                    if kind == "end":
+                        self.proxy._finished(self, 1)
                     if kind == "head":
                         out = self.proxy._rewrite_head(chunk)
                         self.corrupt_keep, self.corrupt_counted = None, False  # a new response
@@ -470,6 +481,12 @@ class FaultProxy:
         self.locations_rewritten = 0
         #: The most connections that were open at once.
         self.peak_active = 0
+        #: Requests answered 429 by :meth:`throttle_above`, and the most requests forwarded at once.
+        self.throttled = 0
+        self.peak_in_flight = 0
+        self._in_flight = 0
+        self._throttle: _InjectRule | None = None
+        self._throttle_limit = 0
         #: The simulated link (see :meth:`shape`); unshaped by default.
         self.shaping = _Shape(None, 0.0)
         self._lock = threading.Lock()
@@ -523,6 +540,33 @@ class FaultProxy:
         if (rate is not None and rate <= 0) or delay < 0:
             raise ValueError("rate must be positive (or None) and delay >= 0")
         self.shaping = _Shape(rate, delay)
+
+    def throttle_above(self, k: int, retry_after: int | float | str | None = None) -> None:
+        """Answer 429 (with ``Retry-After`` when given) to any request that arrives while ``k``
+        others are in flight; see the module docstring."""
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        with self._lock:
+            self._throttle_limit = k
+            self._throttle = _InjectRule(429, 0, retry_after, None, ())
+
+    def _admit(self, conn: _Connection) -> _InjectRule | None:
+        """Count a request as in flight, or return the 429 rule when ``k`` already are."""
+        with self._lock:
+            if self._throttle is not None and self._in_flight >= self._throttle_limit:
+                self.throttled += 1
+                return self._throttle
+            self._in_flight += 1
+            conn.admitted += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            return None
+
+    def _finished(self, conn: _Connection, count: int) -> None:
+        """``count`` of ``conn``'s admitted requests are no longer in flight."""
+        with self._lock:
+            count = min(count, conn.admitted)
+            conn.admitted -= count
+            self._in_flight -= count
 
     def stall_after(self, n_bytes: int, direction: str = "downstream") -> None:
         """Stop forwarding on the next connection after ``n_bytes`` in ``direction`` (see the module
@@ -614,6 +658,8 @@ class FaultProxy:
                 "locations_rewritten": self.locations_rewritten,
                 "active": len(self._active),
                 "peak_active": self.peak_active,
+                "throttled": self.throttled,
+                "peak_in_flight": self.peak_in_flight,
             }
 
     # -- lifecycle -------------------------------------------------------------------------
