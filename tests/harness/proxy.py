@@ -73,6 +73,7 @@ class _CutRule:
     direction: str
     times: int
     hard: bool
+    request_containing: bytes = b""
 
 
 @dataclass
@@ -262,6 +263,8 @@ class _Connection:
         self._closed = False
         self._lock = threading.Lock()
         self._down_thread: threading.Thread | None = None
+        # The head of the latest request on this connection, lowercased.
+        self.last_head = b""
         # Requests on this connection admitted by the throttle whose responses are not complete yet.
         self.admitted = 0
         # When the paced downstream link of this connection is free again (time.monotonic()).
@@ -298,7 +301,7 @@ class _Connection:
             return
         remaining = self.cut_remaining[direction]
         if remaining is None:
-            rule = self.proxy._claim_cut(direction)
+            rule = self.proxy._claim_cut(direction, self.last_head)
             if rule is not None:
                 remaining = self.cut_remaining[direction] = rule.n_bytes
                 self.cut_hard[direction] = rule.hard
@@ -373,6 +376,9 @@ class _Connection:
                 for kind, chunk in framer.feed(data):
                     if kind == "head" and self.proxy.shaping.delay:
                         time.sleep(self.proxy.shaping.delay)
+                    if kind == "head":
+                        self.last_head = chunk.lower()
+                        self.proxy._record(chunk)
                     if kind == "head" and injecting is None:
                         injecting = self.proxy._claim_injection(_request_method(chunk))
                     if kind == "head" and injecting is None:
@@ -481,6 +487,9 @@ class FaultProxy:
         self.locations_rewritten = 0
         #: The most connections that were open at once.
         self.peak_active = 0
+        #: The head of every request that reached the proxy, as received (for checks of what a
+        #: client sent to the host behind it).
+        self.request_heads: list[bytes] = []
         #: Requests answered 429 by :meth:`throttle_above`, and the most requests forwarded at once.
         self.throttled = 0
         self.peak_in_flight = 0
@@ -520,19 +529,27 @@ class FaultProxy:
     # -- faults ----------------------------------------------------------------------------
 
     def cut_after(
-        self, n_bytes: int, direction: str = "downstream", times: int = 1, *, hard: bool = False
+        self,
+        n_bytes: int,
+        direction: str = "downstream",
+        times: int = 1,
+        *,
+        hard: bool = False,
+        request_containing: bytes = b"",
     ) -> None:
         """Close both sockets of the next ``times`` connection(s) after ``n_bytes`` in ``direction``.
 
         ``direction`` is ``"upstream"`` (client to target) or ``"downstream"``. With
-        ``hard=True`` the sockets are reset (RST) instead of closed with FIN.
+        ``hard=True`` the sockets are reset (RST) instead of closed with FIN. With
+        ``request_containing``, only a connection whose latest request head contains those bytes
+        (compared in lower case) claims the rule: one client's among several.
         """
         if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
         if n_bytes < 0 or times < 1:
             raise ValueError("n_bytes must be >= 0 and times >= 1")
         with self._lock:
-            self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
+            self._cut_rules.append(_CutRule(n_bytes, direction, times, hard, request_containing.lower()))
 
     def shape(self, rate: float | None = None, delay: float = 0.0) -> None:
         """Cap each connection's downstream bytes to ``rate`` per second (``None``: no cap) and hold
@@ -549,6 +566,10 @@ class FaultProxy:
         with self._lock:
             self._throttle_limit = k
             self._throttle = _InjectRule(429, 0, retry_after, None, ())
+
+    def _record(self, head: bytes) -> None:
+        with self._lock:
+            self.request_heads.append(head)
 
     def _admit(self, conn: _Connection) -> _InjectRule | None:
         """Count a request as in flight, or return the 429 rule when ``k`` already are."""
@@ -713,10 +734,10 @@ class FaultProxy:
         with self._lock:
             self._active.discard(conn)
 
-    def _claim_cut(self, direction: str) -> _CutRule | None:
+    def _claim_cut(self, direction: str, head: bytes) -> _CutRule | None:
         with self._lock:
             for rule in self._cut_rules:
-                if rule.direction == direction and rule.times > 0:
+                if rule.direction == direction and rule.times > 0 and rule.request_containing in head:
                     rule.times -= 1
                     if rule.times == 0:
                         self._cut_rules.remove(rule)
