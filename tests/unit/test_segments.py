@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +23,7 @@ def test_segments_cover_the_rest_of_the_blob_in_order_without_overlap(
     size = start + length
     segments = plan(start, size, connections)
     assert segments[0].start == start and segments[-1].end == size
-    assert all(a.end == b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(segments))
     assert all(s.received == 0 and s.end > s.start for s in segments)
     assert all(MIN_SEGMENT <= s.end - s.start <= MAX_SEGMENT for s in segments[:-1])
 
