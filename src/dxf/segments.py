@@ -250,11 +250,14 @@ class SegmentedDownload:
                     self._fetch(segment, None)
                     self._work()
                     return
-                self._fetch(segment, response, keep=True)
+                if not self._fetch(segment, response, keep=True):  # the stream broke: ranged GETs on
+                    self._work()
+                    return
                 position = segment.end
                 if not decided:
                     decided = True
-                    if (segment.end - segment.start) / max(time.monotonic() - began, 1e-9) < FAST_CONNECTION:
+                    rate = (segment.end - segment.start) / max(time.monotonic() - began, 1e-9)
+                    if rate < FAST_CONNECTION:
                         self._start_helpers()
         except BaseException:
             self._stop.set()
@@ -286,13 +289,14 @@ class SegmentedDownload:
             self._stop.set()
             raise
 
-    def _fetch(self, segment: Segment, response: requests.Response | None, *, keep: bool = False) -> None:
+    def _fetch(self, segment: Segment, response: requests.Response | None, *, keep: bool = False) -> bool:
         """Fill one segment (from ``response`` when given, else a ranged GET of its own), retried
         alone from its own next byte after a failure. ``keep``: leave ``response`` open after
-        filling the segment (it goes on to the next one)."""
+        filling the segment (it goes on to the next one). Returns whether the given response is
+        still open and positioned at the segment's end."""
         retrying = self._repo.retrying()
+        given = response
         while not segment.done:
-            given = response
             try:
                 if response is None:
                     response = self._open(segment)
@@ -308,6 +312,7 @@ class SegmentedDownload:
                 continue
             if response is not None and not (keep and response is given):
                 response.close()
+        return keep and given is not None and response is given
 
     def _open(self, segment: Segment) -> requests.Response:
         last = segment.end - 1

@@ -127,6 +127,26 @@ def test_a_broken_segment_is_retried_alone_from_its_own_next_byte(
     assert proxy.bytes_downstream < 2 * len(BLOB)
 
 
+def test_a_fast_stream_that_breaks_goes_on_with_ranged_requests(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fast connection (no helpers) cut in its second segment: the rest comes by ranged GETs,
+    the broken segment from its own next byte, without a wait per segment."""
+    monkeypatch.setattr(dxf.segments, "FAST_CONNECTION", 0)  # every link counts as fast
+    sleeps: list[float] = []
+    pushed._transport.sleep = sleeps.append
+    exchanges.clear()
+    proxy.cut_after(3 * MiB)
+    pushed.pull_blob_to_file(DIGEST, str(tmp_path / "blob"))
+    assert (tmp_path / "blob").read_bytes() == BLOB
+    assert proxy.cuts == 1 and len(sleeps) == 1, sleeps
+    ranges = [r for r in _ranges(exchanges, proxy.host) if r]
+    assert ranges[0].startswith(f"bytes={2 * MiB + MiB}-") or ranges[0].startswith(f"bytes={2 * MiB}-"), (
+        ranges
+    )
+    assert len(ranges) == _segment_count() - 1, ranges
+
+
 def test_a_broken_off_download_keeps_a_gap_free_beginning_to_resume(
     proxy: FaultProxy, repo_name: str, tmp_path: Path
 ) -> None:
