@@ -8,9 +8,10 @@ arrives at its offset in the output file (``pwrite``).
 
 The GET that found the blob goes on serving segments, in order, for as long as the next one is not
 taken, so no round trip is spent on probing. And the other connections are only opened when that
-first one proves slow: if its first segment arrived faster than :data:`FAST_CONNECTION`, one
-connection is not what limits the download (on loopback or a fast LAN the CPU is, and more
-connections only add work), and it carries the whole blob alone.
+first one proves slow: if its first :data:`PROBE_BYTES` arrived faster than
+:data:`FAST_CONNECTION`, one connection is not what limits the download (on loopback or a fast LAN
+the CPU is, and more connections only add work), and it carries the whole blob alone. A slow link
+gets its other connections after a fraction of a second.
 
 Hashing follows the *contiguous prefix*: a thread hashes the file's bytes from the start as soon as
 every segment before them is written, reading them back from the file (the page cache). So memory
@@ -58,6 +59,8 @@ MAX_SEGMENT = 64 * 1024 * 1024
 #: bottleneck: no other is opened. (Measured here: one loopback connection carries 400+ MiB/s and a
 #: segmented loopback pull is slower; per-connection caps of object stores and CDNs are far below.)
 FAST_CONNECTION = 100 * 1024 * 1024
+#: Bytes of the first answer timed to judge its speed (about 0.1 s at a 16 MiB/s cap).
+PROBE_BYTES = 2 * 1024 * 1024
 #: Segments per connection, so a slow connection's share can be taken over by the faster ones.
 SEGMENTS_PER_CONNECTION = 4
 
@@ -196,6 +199,8 @@ class SegmentedDownload:
         self._report = report
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
+        #: While the first answer is being timed: (when timing began, where its bytes began).
+        self._probe: tuple[float, int] | None = None
         self._futures: list[Future[None]] = []
 
     def run(self, first: requests.Response) -> int:
@@ -239,10 +244,23 @@ class SegmentedDownload:
         with self._claim_lock:
             self._futures += [pool.submit(self._work) for _ in range(self._connections - 1)]
 
+    def _judge_first_answer(self, position: int) -> None:
+        """Once :data:`PROBE_BYTES` of the first answer are in (or the blob is), start the other
+        connections if they came slower than :data:`FAST_CONNECTION`."""
+        assert self._probe is not None
+        began, start = self._probe
+        received = position - start
+        if received < PROBE_BYTES and position < self.segments[-1].end:
+            return
+        self._probe = None
+        if received / max(time.monotonic() - began, 1e-9) < FAST_CONNECTION:
+            self._start_helpers()
+
     def _lead(self, response: requests.Response) -> None:
-        """Serve segments from the first response while they come in order; after the first one,
-        open the other connections if this one is slow."""
-        began, position, decided = time.monotonic(), self.segments[0].start, False
+        """Serve segments from the first response while they come in order (the other connections
+        open once it has proved slow, see :meth:`_judge_first_answer`)."""
+        position = self.segments[0].start
+        self._probe = (time.monotonic(), position)
         try:
             while (segment := self._claim()) is not None:
                 if segment.start != position:  # a helper took the next one: this stream is done
@@ -251,14 +269,10 @@ class SegmentedDownload:
                     self._work()
                     return
                 if not self._fetch(segment, response, keep=True):  # the stream broke: ranged GETs on
+                    self._probe = None  # (its speed was not judged: it stays the one connection)
                     self._work()
                     return
                 position = segment.end
-                if not decided:
-                    decided = True
-                    rate = (segment.end - segment.start) / max(time.monotonic() - began, 1e-9)
-                    if rate < FAST_CONNECTION:
-                        self._start_helpers()
         except BaseException:
             self._stop.set()
             raise
@@ -341,6 +355,8 @@ class SegmentedDownload:
                 )
             os.pwrite(self._fd, piece, segment.position)
             self._frontier.advanced(segment, len(piece))
+            if self._probe is not None:
+                self._judge_first_answer(segment.position)
             if self._report is not None:
                 with self._report_lock:
                     self._report(piece)
