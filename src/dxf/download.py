@@ -36,8 +36,13 @@ import requests
 
 from . import statuses
 from .digest import READ_SIZE, Digest
-from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError, DXFTransferCancelledError
-from .segments import RangesIgnored, SegmentedDownload, verify_hash, worth_segmenting
+from .exceptions import (
+    DXFDigestMismatchError,
+    DXFRangeIgnoredError,
+    DXFSizeMismatchError,
+    DXFTransferCancelledError,
+)
+from .segments import SegmentedDownload, verify_hash, worth_segmenting
 from .statuses import Outcome
 from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
 
@@ -390,7 +395,7 @@ def _fill_segmented(
         )
         try:
             hashed = job.run(reader.detach())
-        except RangesIgnored:
+        except DXFRangeIgnoredError:
             _fill_rest_at(repo, digest, fd, job.hashed, size, seed, report)
             return
         except BaseException:

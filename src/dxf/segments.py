@@ -39,7 +39,12 @@ import requests
 
 from . import statuses
 from .digest import READ_SIZE, Digest
-from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError
+from .exceptions import (
+    DXFDigestMismatchError,
+    DXFRangeIgnoredError,
+    DXFSizeMismatchError,
+    DXFTransferCancelledError,
+)
 
 if TYPE_CHECKING:
     import hashlib
@@ -65,14 +70,8 @@ PROBE_BYTES = 2 * 1024 * 1024
 SEGMENTS_PER_CONNECTION = 4
 
 Report = Callable[[bytes], None]
-
-
-class RangesIgnored(Exception):
-    """The server did not answer a segment's range with a 206 for exactly that range."""
-
-
-class _Stopped(Exception):
-    """Another worker failed (or ranges turned out unsupported): this one stops."""
+#: Why a worker stops when a sibling failed (or ranges turned out unsupported).
+_STOPPED = "stopped: another segment of this download failed"
 
 
 @dataclass
@@ -315,7 +314,7 @@ class SegmentedDownload:
                 if response is None:
                     response = self._open(segment)
                 self._copy(response, segment)
-            except (RangesIgnored, _Stopped):
+            except (DXFRangeIgnoredError, DXFTransferCancelledError):
                 raise
             except Exception as error:
                 if response is not None:
@@ -331,13 +330,17 @@ class SegmentedDownload:
     def _open(self, segment: Segment) -> requests.Response:
         last = segment.end - 1
         headers = {"Accept-Encoding": "identity", "Range": f"bytes={segment.position}-{last}"}
+        answers = statuses.BLOB_GET_SEGMENT
         response = self._repo.request(
-            "GET", self._url, stream=True, headers=headers, answers=statuses.BLOB_GET_FROM, blob_read=True
+            "GET", self._url, stream=True, headers=headers, answers=answers, blob_read=True
         )
         content_range = response.headers.get("Content-Range", "")
-        if response.status_code != 206 or not content_range.startswith(f"bytes {segment.position}-{last}/"):
+        partial = answers.of(response) is statuses.Outcome.PARTIAL
+        if not (partial and content_range.startswith(f"bytes {segment.position}-{last}/")):
             response.close()
-            raise RangesIgnored(f"asked for bytes {segment.position}-{last}, got {response.status_code}")
+            raise DXFRangeIgnoredError(
+                f"asked for bytes {segment.position}-{last}, got {response.status_code}"
+            )
         return response
 
     def _copy(self, response: requests.Response, segment: Segment) -> None:
@@ -346,7 +349,7 @@ class SegmentedDownload:
         raw = response.raw
         while not segment.done:
             if self._stop.is_set():
-                raise _Stopped
+                raise DXFTransferCancelledError(_STOPPED)
             self._repo.check_cancelled()
             piece = raw.read(min(READ_SIZE, segment.end - segment.position), decode_content=True)
             if not piece:
@@ -366,17 +369,20 @@ def _worth_retrying(error: Exception) -> bool | None:
     """A 403 on a segment is worth another (bounded) try: a presigned storage URL the registry
     redirected to may have expired before our request reached it, and the next try asks the registry
     for a fresh one. ``None``: the usual rule (:func:`dxf.transfer.is_resumable`) decides."""
-    return True if getattr(error, "status_code", None) == 403 else None
+    return True if statuses.may_be_expired_storage_url(error) else None
 
 
 def _first_error(errors: list[BaseException | None]) -> BaseException:
-    """The error worth raising: ``RangesIgnored`` first (it means: fall back), then any real failure,
-    never a worker's own ``_Stopped``."""
-    found = [e for e in errors if e is not None and not isinstance(e, _Stopped)]
-    for error in found:
-        if isinstance(error, RangesIgnored):
-            return error
-    return found[0] if found else _Stopped()
+    """The error worth raising: :class:`DXFRangeIgnoredError` first (it means: fall back), then any
+    other failure, and a cancellation (a batch abandoned, or workers stopped by a sibling) only when
+    that is all there is."""
+    found = [e for e in errors if e is not None]
+    ranked = sorted(found, key=lambda e: (not isinstance(e, DXFRangeIgnoredError), _is_cancel(e)))
+    return ranked[0] if ranked else DXFTransferCancelledError(_STOPPED)
+
+
+def _is_cancel(error: BaseException) -> bool:
+    return isinstance(error, DXFTransferCancelledError)
 
 
 def verify_hash(seed: hashlib._Hash, digest: Digest, received: int, size: int) -> None:

@@ -233,7 +233,10 @@ def _unanswered(method: str, url: str, headers: Mapping[str, str], error: BaseEx
 
 
 class HostBudget:
-    """Requests in flight to one origin, shared by every thread of a client; see the module docstring."""
+    """Requests in flight to one origin, shared by every thread of a client; see the module docstring.
+
+    The thread whose request was throttled waits its own back-off (the transport's retry delay);
+    the shared pause holds the other threads, so nobody waits twice."""
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = max(1, ceiling)
@@ -241,6 +244,7 @@ class HostBudget:
         self.in_flight = 0
         self._successes = 0
         self._paused_until = 0.0
+        self._paused_by: int | None = None
         self._changed = threading.Condition()
 
     def acquire(self, sleep: Callable[[float], None]) -> None:
@@ -250,6 +254,8 @@ class HostBudget:
                 self._changed.wait()
             self.in_flight += 1
             pause = self._paused_until - time.monotonic()
+            if self._paused_by == threading.get_ident():
+                pause = 0.0
         if pause > 0:
             sleep(pause)
 
@@ -262,7 +268,9 @@ class HostBudget:
                 if now >= self._paused_until:  # one decrease per pause, not one per answer of a burst
                     self.limit = max(1, self.limit // 2)
                     self._successes = 0
-                self._paused_until = max(self._paused_until, now + throttled_for)
+                if now + throttled_for > self._paused_until:
+                    self._paused_until = now + throttled_for
+                    self._paused_by = threading.get_ident()
             elif self.limit < self.ceiling:
                 self._successes += 1
                 if self._successes >= self.limit:
@@ -383,7 +391,7 @@ class Transport:
         throttled_for: float | None = None
         try:
             response = self._send_following(method, url, *args)
-            if response.status_code == 429:
+            if statuses.throttles(response):
                 throttled_for = self.retry.delay(attempt, response)
             return response
         finally:
