@@ -104,9 +104,10 @@ class _InjectRule:
     headers: tuple[tuple[str, str], ...]
     method: str | None = None
     skip: int = 0
+    request_containing: bytes = b""
 
-    def matches(self, method: str) -> bool:
-        return self.method is None or self.method == method
+    def matches(self, method: str, head: bytes) -> bool:
+        return (self.method is None or self.method == method) and self.request_containing in head
 
 
 class _Framer:
@@ -380,7 +381,7 @@ class _Connection:
                         self.last_head = chunk.lower()
                         self.proxy._record(chunk)
                     if kind == "head" and injecting is None:
-                        injecting = self.proxy._claim_injection(_request_method(chunk))
+                        injecting = self.proxy._claim_injection(_request_method(chunk), chunk.lower())
                     if kind == "head" and injecting is None:
                         injecting = self.proxy._admit(self)
                     if injecting is not None:
@@ -631,6 +632,7 @@ class FaultProxy:
         headers: dict[str, str] | None = None,
         method: str | None = None,
         skip: int = 0,
+        request_containing: bytes = b"",
     ) -> None:
         """Answer the next ``times`` HTTP requests with ``status`` instead of forwarding them.
 
@@ -638,11 +640,19 @@ class FaultProxy:
         JSON error. Each injected response closes its connection. ``method`` limits the rule
         to requests of that method; ``skip`` forwards that many matching requests untouched
         before the rule answers (the client's own request order, not a test's timing, decides).
+        ``request_containing`` limits it to requests whose head contains those bytes (in lower case).
         """
         if times < 1 or skip < 0:
             raise ValueError("times must be >= 1 and skip >= 0")
         rule = _InjectRule(
-            status, times, retry_after, body, tuple((headers or {}).items()), method and method.upper(), skip
+            status,
+            times,
+            retry_after,
+            body,
+            tuple((headers or {}).items()),
+            method and method.upper(),
+            skip,
+            request_containing.lower(),
         )
         with self._lock:
             self._inject_rules.append(rule)
@@ -757,10 +767,10 @@ class FaultProxy:
         with self._lock:
             self.stalls += 1
 
-    def _claim_injection(self, method: str) -> _InjectRule | None:
+    def _claim_injection(self, method: str, head: bytes) -> _InjectRule | None:
         """The first pending rule for a request of ``method``, if it answers this one."""
         with self._lock:
-            rule = next((r for r in self._inject_rules if r.matches(method)), None)
+            rule = next((r for r in self._inject_rules if r.matches(method, head)), None)
             if rule is None:
                 return None
             if rule.skip:

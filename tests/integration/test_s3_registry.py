@@ -108,3 +108,26 @@ def test_an_interrupted_pull_resumes_from_s3(
         assert client.pull_blob_to_file(DIGEST, str(target), resume=True) == len(BLOB)
     assert target.read_bytes() == BLOB
     assert any(f"\r\nrange: bytes={held}-".encode() in h.lower() for h in _ours(storage))
+
+
+def test_a_segment_refused_by_storage_asks_the_registry_for_a_fresh_url(
+    s3_registry: tuple[RegistryProcess, FaultProxy], repo_name: str, tmp_path: Path, exchanges: Exchanges
+) -> None:
+    """Presigned URLs expire (S3 then answers 403): the segment is tried again through the registry,
+    which redirects to a fresh URL, and the download completes."""
+    registry, storage = s3_registry
+    with _client(registry, repo_name, connections=3) as client:
+        client.push_blob(data=BLOB, digest=DIGEST)
+        sleeps: list[float] = []
+        client._transport.sleep = sleeps.append
+        # Ours only (the registry reads S3 too); the first is the GET that finds the blob.
+        storage.inject_status(403, skip=1, request_containing=b"\r\nuser-agent: dxf/")
+        injected = storage.injected
+        exchanges.clear()
+        assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
+    assert (tmp_path / "blob").read_bytes() == BLOB
+    assert storage.injected == injected + 1
+    assert all(e.status in (200, 206, 307) for e in exchanges.to(registry.host)), exchanges.to(registry.host)
+    redirects = [e for e in exchanges.to(registry.host) if e.method == "GET" and e.status == 307]
+    ranged = [h for h in _ours(storage) if b"\r\nrange: bytes=" in h.lower()]
+    assert len(redirects) == len(ranged) + 1  # every ranged request, the refused one too, was redirected
