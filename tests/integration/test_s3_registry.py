@@ -124,6 +124,7 @@ def test_a_segment_refused_by_storage_asks_the_registry_for_a_fresh_url(
         storage.inject_status(403, skip=1, request_containing=b"\r\nuser-agent: dxf/")
         injected = storage.injected
         exchanges.clear()
+        storage.request_heads.clear()
         assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
     assert (tmp_path / "blob").read_bytes() == BLOB
     assert storage.injected == injected + 1
