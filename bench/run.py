@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.harness.proxy import FaultProxy  # noqa: E402
 from tests.harness.registry import RegistryProcess, harness_env, start_registry  # noqa: E402
 
 WORK = ROOT / "bench" / ".work"
@@ -459,6 +460,7 @@ def bench_pulls(s: Setup, repeat: int) -> list[Result]:
         Result("curl GET -o file", "pull", units=s.size),
         Result("curl GET -o file && sha256sum file", "pull", units=s.size, informational=True),
         Result("dxf pull-blob -o file", "pull", units=s.size),
+        Result("dxf pull-blob -o file --connections 1", "pull", units=s.size, informational=True),
         Result("dxf pull-blob > file", "pull", units=s.size),
         Result("python-dxf pull-blob > file", "pull", units=s.size),
     ]
@@ -466,10 +468,63 @@ def bench_pulls(s: Setup, repeat: int) -> list[Result]:
         pull("curl", ["curl", "-s", "-f", url, "-o"], to_stdout=False),
         pull("curl-sha", ["sh", "-c", CURL_THEN_HASH, "sh", url], to_stdout=False),
         pull("dxf-o", [str(s.ours), "pull-blob", repo, s.digest, "-o"], to_stdout=False),
+        pull(
+            "dxf-o1", [str(s.ours), "pull-blob", repo, s.digest, "--connections", "1", "-o"], to_stdout=False
+        ),
         pull("dxf-stdout", [str(s.ours), "pull-blob", repo, s.digest], to_stdout=True),
         pull("pydxf-stdout", [str(s.theirs / "dxf"), "pull-blob", repo, s.digest], to_stdout=True),
     ]
     round_robin(results, repeat, runs)
+    return results
+
+
+#: The simulated internet link of ``--only wan`` (issue 13): per-connection cap and added delay.
+WAN_RATE = 16 * MIB
+WAN_DELAY = 0.020
+WAN_CONNECTIONS = (1, 2, 4, 8)
+#: Target: 4 connections at least this many times faster than curl's one.
+WAN_MIN_SPEEDUP = 3.5
+
+
+def bench_wan(s: Setup, repeat: int) -> list[Result]:
+    """Pulls through a shaping proxy (16 MiB/s per connection, 20 ms per request): curl, python-dxf
+    and dxf with its default and 1/2/4/8 connections, all through the same link."""
+    repo = "bench/pull"
+    if s.reg.blob_status(repo, s.digest) != 200:
+        warm_push_with_curl_to(s, repo)
+    proxy = FaultProxy("127.0.0.1", int(urlsplit(s.reg.url).port or 80))
+    proxy.shape(rate=WAN_RATE, delay=WAN_DELAY)
+    env = {**s.env, "DXF_HOST": proxy.host}
+    url = f"{proxy.url}/v2/{repo}/blobs/{s.digest}"
+
+    def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
+        def run(_: int) -> Sample:
+            out = s.out_dir / f"wan-{name}.bin"
+            out.unlink(missing_ok=True)
+            settle()
+            full = cmd if to_stdout else [*cmd, str(out)]
+            sample = run_measured(full, env, stdout_path=out if to_stdout else None)
+            if out.stat().st_size != s.size:
+                raise RuntimeError(f"{name}: wrote {out.stat().st_size} bytes, expected {s.size}")
+            out.unlink()
+            return sample
+
+        return run
+
+    dxf_o = [str(s.ours), "pull-blob", repo, s.digest]
+    results = [Result("wan: curl GET -o file", "wan", units=s.size)]
+    runs = [pull("curl", ["curl", "-s", "-f", url, "-o"], to_stdout=False)]
+    results.append(Result("wan: python-dxf pull-blob > file", "wan", units=s.size))
+    runs.append(pull("pydxf", [str(s.theirs / "dxf"), "pull-blob", repo, s.digest], to_stdout=True))
+    results.append(Result("wan: dxf pull-blob -o file (default)", "wan", units=s.size))
+    runs.append(pull("dxf-default", [*dxf_o, "-o"], to_stdout=False))
+    for count in WAN_CONNECTIONS:
+        results.append(Result(f"wan: dxf pull-blob -o file --connections {count}", "wan", units=s.size))
+        runs.append(pull(f"dxf-{count}", [*dxf_o, "--connections", str(count), "-o"], to_stdout=False))
+    try:
+        round_robin(results, repeat, runs)
+    finally:
+        proxy.close()
     return results
 
 
@@ -823,6 +878,8 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
         return push_anchor
     if result.group == "pull":
         return by_name.get("curl GET -o file")
+    if result.group == "wan":
+        return by_name.get("wan: curl GET -o file")
     if result.group.startswith("copy"):
         return next(
             (r for r in by_name.values() if r.group == result.group and r.name.startswith("skopeo")), None
@@ -832,7 +889,7 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
 
 
 def throughput(result: Result) -> str:
-    if result.group in ("push", "pull", "iter", "copy-rr", "copy-rl"):
+    if result.group in ("push", "pull", "iter", "copy-rr", "copy-rl", "wan"):
         return f"{result.units / MIB / result.median:8.0f} MiB/s"
     if result.group.startswith("small") or result.group == "copy-many":
         return f"{result.units / result.median:8.0f} blob/s"
@@ -850,7 +907,7 @@ def push_anchor_of(results: list[Result]) -> Result | None:
 def anchor_label(anchor: Result) -> str:
     if anchor.group == "push":
         return "curl PUT -T" if "-T" in anchor.name else "curl PUT --data-binary"
-    if anchor.group == "pull":
+    if anchor.group in ("pull", "wan"):
         return "curl GET"
     if anchor.group.startswith("copy"):
         return "skopeo"
@@ -987,7 +1044,22 @@ def evaluate(results: list[Result]) -> list[Target]:
         )
     else:
         targets.append(Target(name5, None, "not measured"))
+    targets.append(_wan_target(by_name))
     return targets
+
+
+def _wan_target(by_name: dict[str, Result]) -> Target:
+    name = f"(6) wan: --connections 4 >= {WAN_MIN_SPEEDUP:g}x faster than curl"
+    curl, four = (
+        by_name.get("wan: curl GET -o file"),
+        by_name.get("wan: dxf pull-blob -o file --connections 4"),
+    )
+    if curl is None or four is None:
+        return Target(name, None, "not measured")
+    speedup = curl.median / four.median
+    return Target(
+        name, speedup >= WAN_MIN_SPEEDUP, f"{speedup:.2f}x ({four.median:.2f} s vs {curl.median:.2f} s)"
+    )
 
 
 def print_targets(targets: list[Target]) -> None:
@@ -1012,7 +1084,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="push,pull,iter,small,list,artifact,copy",
-        help="comma-separated subset of push,pull,iter,small,list,artifact,copy (default: all)",
+        help="comma-separated subset of push,pull,iter,small,list,artifact,copy,wan (default: all but wan: "
+        "a pull through a shaping proxy at 16 MiB/s per connection and 20 ms per request)",
     )
     args = parser.parse_args(argv)
     quick = (64, 2, 100)
@@ -1088,7 +1161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours = our_dxf()
     # the big blob only for the parts that move it (creating 1 GiB costs time and disk)
     path, digest = (
-        big_file(args.size_mib) if only & {"push", "pull", "iter", "copy"} else (Path(os.devnull), "")
+        big_file(args.size_mib) if only & {"push", "pull", "iter", "copy", "wan"} else (Path(os.devnull), "")
     )
     rss_via = "/usr/bin/time %M" if os.access(TIME_BIN, os.X_OK) else "os.wait4 ru_maxrss"
     log(f"size {args.size_mib} MiB, repeat {args.repeat}, {args.small_count} small blobs; RSS via {rss_via}")
@@ -1122,6 +1195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += bench_iterator(setup, args.repeat)
             if "small" in only:
                 results += bench_small(setup, args.repeat, args.small_count)
+            if "wan" in only:
+                results += bench_wan(setup, args.repeat)
             if "list" in only:
                 results += bench_list_aliases(setup, 4 if args.quick else 10)
             if "artifact" in only:

@@ -48,9 +48,10 @@ from .manifest import (
 from .reference import normalize_host, repository_path, validate_repository
 from .registry import Registry
 from .remote import RemoteRepository
+from .segments import DEFAULT_CONNECTIONS
 from .store import ReferrerLister
 from .transfer import Progress
-from .transport import ClientCert, RetryPolicy, Timeout, Transport
+from .transport import DEFAULT_HOST_REQUESTS, ClientCert, RetryPolicy, Timeout, Transport
 
 AuthCallback = Callable[["DXFBase", requests.Response], None]
 
@@ -154,6 +155,8 @@ class DXFBase:
         upload_chunk_size: int | None = None,
         credentials: CredentialSource | None = None,
         cert: ClientCert = None,
+        connections: int = DEFAULT_CONNECTIONS,
+        host_requests: int = DEFAULT_HOST_REQUESTS,
     ) -> None:
         """
         :param host: registry host, optionally with a port (``localhost:5000``). ``docker.io`` and
@@ -177,6 +180,12 @@ class DXFBase:
             Consulted on the first 401; ``auth`` wins when both are given.
         :param cert: a TLS client certificate for registries that require one (mutual TLS): the path
             of a PEM holding certificate and key, or ``(certificate, key)`` paths.
+        :param connections: connections one large blob download (``pull_blob_to_file``,
+            ``pull_blobs``) may use at once, each fetching byte ranges, when the server serves ranges
+            (default 4; 1: one connection per blob, as python-dxf).
+        :param host_requests: requests this client (all its threads) keeps in flight to one host at
+            most (default 16); a 429 lowers it for a while and pauses them all (see
+            :mod:`dxf.transport`).
         """
         self._host = host
         #: ``oci:PATH``: the directory whose layouts are the repositories, instead of a registry.
@@ -190,8 +199,15 @@ class DXFBase:
         retry = RetryPolicy() if retries is None else RetryPolicy(attempts=max(0, retries) + 1)
         self._jobs = max(1, jobs)
         self._upload_chunk_size = upload_chunk_size
+        connections = max(1, connections)
         self._transport = Transport(
-            tlsverify=tlsverify, timeout=timeout, retry=retry, pool_size=self._jobs + 2, cert=cert
+            tlsverify=tlsverify,
+            timeout=timeout,
+            retry=retry,
+            pool_size=self._jobs * connections + 2,
+            cert=cert,
+            connections=connections,
+            host_requests=host_requests,
         )
         self._registry = Registry(normalize_host(host), insecure=insecure, transport=self._transport)
 
@@ -340,6 +356,8 @@ class DXF(DXFBase):
         upload_chunk_size: int | None = None,
         credentials: CredentialSource | None = None,
         cert: ClientCert = None,
+        connections: int = DEFAULT_CONNECTIONS,
+        host_requests: int = DEFAULT_HOST_REQUESTS,
     ) -> None:
         """:param repo: repository name, e.g. ``fred/datalogger``; on Docker Hub a one-component name
         gets ``library/``. Other parameters as :class:`DXFBase`."""
@@ -355,6 +373,8 @@ class DXF(DXFBase):
             upload_chunk_size=upload_chunk_size,
             credentials=credentials,
             cert=cert,
+            connections=connections,
+            host_requests=host_requests,
         )
         self._repo = repo
         self._path = validate_repository(repository_path(normalize_host(host), repo))

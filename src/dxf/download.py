@@ -36,7 +36,13 @@ import requests
 
 from . import statuses
 from .digest import READ_SIZE, Digest
-from .exceptions import DXFDigestMismatchError, DXFSizeMismatchError, DXFTransferCancelledError
+from .exceptions import (
+    DXFDigestMismatchError,
+    DXFRangeIgnoredError,
+    DXFSizeMismatchError,
+    DXFTransferCancelledError,
+)
+from .segments import SegmentedDownload, verify_hash, worth_segmenting
 from .statuses import Outcome
 from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
 
@@ -178,6 +184,20 @@ class BlobReader:
         """Drop the connection without reading the rest (for a reader that will not be iterated)."""
         self._response.close()
 
+    @property
+    def accepts_ranges(self) -> bool:
+        """Whether the server said it serves byte ranges: it answered ours with 206, or declared
+        ``Accept-Ranges: bytes`` (RFC 9110 14.3). Storage a registry redirects to answers for itself."""
+        if self._outcome is Outcome.PARTIAL:
+            return True
+        declared = self._response.headers.get("Accept-Ranges", "")
+        return "bytes" in (unit.strip().lower() for unit in declared.split(","))
+
+    def detach(self) -> requests.Response:
+        """The open response, positioned at ``offset``, for a caller that reads it itself (and then
+        verifies the blob itself, e.g. :class:`dxf.segments.SegmentedDownload`)."""
+        return self._response
+
     def _discard(self, response: requests.Response, count: int) -> None:
         while count > 0:
             discarded = response.raw.read(min(count, self._chunk_size), decode_content=True)
@@ -275,6 +295,7 @@ def download_to_file(
     *,
     resume: bool = False,
     expected_size: int | None = None,
+    connections: int = 1,
 ) -> int:
     """Download a blob into ``path``: into a temporary file beside it, verified, then renamed.
 
@@ -286,6 +307,10 @@ def download_to_file(
     the file holds is verified, not only what this call received, before it gets the target's name.
     A symlink, a fifo or a device as ``path``: see the module docstring. (No fsync: the rename
     guarantees no reader ever sees a partial file; durability across power loss is the filesystem's.)
+
+    ``connections`` > 1 lets a large blob whose server serves ranges arrive over that many
+    connections at once (:mod:`dxf.segments`); a broken-off segmented download keeps only its
+    gap-free beginning, so resuming works as with one connection.
     """
     if _exists_as_non_regular(path):
         if resume:
@@ -300,7 +325,7 @@ def download_to_file(
         out, tmp = _open_temporary(target, path)
     with out:
         try:
-            size = _fill(repo, digest, out, tmp, progress, expected_size)
+            size = _fill(repo, digest, out, tmp, progress, expected_size, connections)
             _verify_file(out, tmp, digest, size, rehash=resume)
             os.fchmod(out.fileno(), mode)
             os.replace(tmp, target)  # still holding the lock: nobody appends between check and rename
@@ -322,6 +347,7 @@ def _fill(
     tmp: str,
     progress: Progress | None,
     expected_size: int | None,
+    connections: int = 1,
 ) -> int:
     """Append the rest of the blob to ``out`` (which may hold its beginning); return the blob's size."""
     seed = digest.hasher()
@@ -332,12 +358,75 @@ def _fill(
         report(b"")
     if held:
         _hash_existing(tmp, held, seed, report)
+    size = reader.size
+    if size is not None and reader.accepts_ranges and worth_segmenting(size - held, connections):
+        out.flush()
+        _fill_segmented(repo, digest, reader, tmp, held, size, seed, report, connections)
+        return size
     for chunk in reader:
         out.write(chunk)
         if report is not None:
             report(chunk)
     out.flush()
     return reader.size if reader.size is not None else out.tell()
+
+
+def _fill_segmented(
+    repo: RemoteRepository,
+    digest: Digest,
+    reader: BlobReader,
+    tmp: str,
+    held: int,
+    size: int,
+    seed: hashlib._Hash,
+    report: Callable[[bytes], None] | None,
+    connections: int,
+) -> None:
+    """Write bytes ``held`` to ``size`` of the blob into ``tmp`` over several connections, verified.
+
+    Where the server turns out not to honour ranges, the rest comes over one connection from the
+    hashed prefix on. On failure the file is cut back to its gap-free beginning, which is what a
+    resumed download continues from.
+    """
+    fd = os.open(tmp, os.O_RDWR)  # not the caller's O_APPEND descriptor: pwrite must honour offsets
+    try:
+        job = SegmentedDownload(
+            repo, digest, fd, start=held, size=size, seed=seed, connections=connections, report=report
+        )
+        try:
+            hashed = job.run(reader.detach())
+        except DXFRangeIgnoredError:
+            _fill_rest_at(repo, digest, fd, job.hashed, size, seed, report)
+            return
+        except BaseException:
+            os.ftruncate(fd, job.contiguous())
+            raise
+        verify_hash(seed, digest, hashed, size)
+    finally:
+        os.close(fd)
+
+
+def _fill_rest_at(
+    repo: RemoteRepository,
+    digest: Digest,
+    fd: int,
+    start: int,
+    size: int,
+    seed: hashlib._Hash,
+    report: Callable[[bytes], None] | None,
+) -> None:
+    """Bytes ``start`` on over one connection, written at their offsets and verified (``seed`` has
+    hashed the bytes before ``start``)."""
+    position = start
+    try:
+        for chunk in BlobReader(repo, digest, offset=start, seed=seed, expected_size=size):
+            os.pwrite(fd, chunk, position)
+            position += len(chunk)
+            if report is not None:
+                report(chunk)
+    except BaseException:
+        os.ftruncate(fd, position)
+        raise
 
 
 def _verify_file(out: BinaryIO, tmp: str, digest: Digest, size: int, *, rehash: bool) -> None:

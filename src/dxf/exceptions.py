@@ -26,6 +26,7 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
     ├── DXFFileChangedError                  new: a file changed while it was being uploaded
     ├── DXFProtocolError                     new: an answer we refuse (a pagination loop, an oversized body)
+    │   └── DXFRangeIgnoredError             a segment's range not honoured (then: one connection)
     ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
     ├── DXFSessionLostError                  new: the registry dropped an upload session, retries spent
     ├── DXFTransferCancelledError            new: inside a batch that was abandoned (never escapes it)
@@ -225,6 +226,11 @@ class DXFSessionLostError(DXFError):
     """The registry no longer holds a usable upload session (it dropped it, or cannot say how much
     it holds). A file upload then starts again in a new session, a bounded number of times; this
     escapes when those are spent."""
+
+
+class DXFRangeIgnoredError(DXFProtocolError):
+    """A ranged GET of a blob segment came back without that range: the server does not honour
+    ranges. Caught inside a download, which then fetches the rest over one connection."""
 
 
 class DXFTransferCancelledError(DXFError):

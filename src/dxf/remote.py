@@ -182,7 +182,15 @@ class RemoteRepository:
     ) -> int:
         """Download the blob to ``path``, verified before it gets the name (see
         :func:`dxf.download.download_to_file`); return its size."""
-        return download_to_file(self, digest, path, progress, resume=resume, expected_size=expected_size)
+        return download_to_file(
+            self,
+            digest,
+            path,
+            progress,
+            resume=resume,
+            expected_size=expected_size,
+            connections=self.registry.transport.connections,
+        )
 
     def push_file(
         self,

@@ -106,6 +106,28 @@ BLOB_GET_FROM = Answers(
     "end-2, RFC 9110 15.5.17",
     {206: _O.PARTIAL, 416: _O.NOTHING_LEFT},
 )
+#: A segment of a blob (``Range: bytes=a-b``, RFC 9110 14.2): 206 brings that range; a 200 (the
+#: whole blob) means the server does not honour ranges. See :mod:`dxf.segments`.
+BLOB_GET_SEGMENT = Answers(
+    "GET /v2/<name>/blobs/<digest> with Range: bytes=a-b", "end-2, RFC 9110 15.3.7", {206: _O.PARTIAL}
+)
+#: 403 to a blob read that followed a redirect: object stores answer so when a presigned URL has
+#: expired before it was used (S3: "Request has expired"); the registry gives a fresh one next time.
+_FORBIDDEN = 403
+#: 429 Too Many Requests (RFC 6585 4): the host wants every client thread to slow down.
+_THROTTLED = 429
+
+
+def throttles(response: requests.Response) -> bool:
+    """Whether the host asks us to slow down (see :class:`dxf.transport.HostBudget`)."""
+    return response.status_code == _THROTTLED
+
+
+def may_be_expired_storage_url(error: BaseException) -> bool:
+    """Whether a failed blob read is worth asking the registry again for a fresh storage URL."""
+    return getattr(error, "status_code", None) == _FORBIDDEN
+
+
 MANIFEST_PRESENCE = Answers(
     "HEAD /v2/<name>/manifests/<reference>", "end-3", {200: _O.PRESENT, 404: _O.ABSENT}, 0
 )

@@ -14,6 +14,12 @@ caller should have to remember:
 * **TLS** verification is on unless the caller turned it off; ``REQUESTS_CA_BUNDLE`` is honoured when
   verification is simply ``True`` (requests merges it from the environment).
 
+* **One budget per host**: every thread of a client shares, per origin, a limit on requests in
+  flight (sent, answer head not yet back). A 429 halves that limit and pauses every thread's next
+  request to the host for the back-off; answers without 429 raise it again one step at a time, up to
+  the configured ceiling (additive increase, multiplicative decrease). So ``push-blobs --jobs 32``
+  against a rate-limited registry slows down together instead of 32 threads retrying on their own.
+
 Every request that gets an answer, and every one that fails without one, is reported to the observers
 registered with :func:`observe` as an :class:`Exchange`, with credentials redacted: a window on the
 wire for logging, metrics and tests that does not need the session itself.
@@ -47,6 +53,9 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Seconds a read may stall; generous because registries can take a while to hash large uploads.
 DEFAULT_READ_TIMEOUT = 300.0
 MAX_REDIRECTS = 10
+#: Requests in flight to one host at once, per client (browsers allow 6 connections per host; a
+#: registry serves blobs well beyond that, and bodies that stream do not count once their head is in).
+DEFAULT_HOST_REQUESTS = 16
 USER_AGENT = f"dxf/{__version__}"
 
 #: What a request body may be: nothing, bytes, a file/iterable streamed once, or a factory for a
@@ -223,6 +232,53 @@ def _unanswered(method: str, url: str, headers: Mapping[str, str], error: BaseEx
     return Exchange(method, redact_url(url), None, redact_headers(headers), type(error).__name__)
 
 
+class HostBudget:
+    """Requests in flight to one origin, shared by every thread of a client; see the module docstring.
+
+    The thread whose request was throttled waits its own back-off (the transport's retry delay);
+    the shared pause holds the other threads, so nobody waits twice."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = max(1, ceiling)
+        self.limit = self.ceiling
+        self.in_flight = 0
+        self._successes = 0
+        self._paused_until = 0.0
+        self._paused_by: int | None = None
+        self._changed = threading.Condition()
+
+    def acquire(self, sleep: Callable[[float], None]) -> None:
+        """Wait for a free slot, then for the end of a shared pause, then take the slot."""
+        with self._changed:
+            while self.in_flight >= self.limit:
+                self._changed.wait()
+            self.in_flight += 1
+            pause = self._paused_until - time.monotonic()
+            if self._paused_by == threading.get_ident():
+                pause = 0.0
+        if pause > 0:
+            sleep(pause)
+
+    def release(self, *, throttled_for: float | None) -> None:
+        """Give the slot back; ``throttled_for`` (seconds) when the host answered 429."""
+        with self._changed:
+            self.in_flight -= 1
+            now = time.monotonic()
+            if throttled_for is not None:
+                if now >= self._paused_until:  # one decrease per pause, not one per answer of a burst
+                    self.limit = max(1, self.limit // 2)
+                    self._successes = 0
+                if now + throttled_for > self._paused_until:
+                    self._paused_until = now + throttled_for
+                    self._paused_by = threading.get_ident()
+            elif self.limit < self.ceiling:
+                self._successes += 1
+                if self._successes >= self.limit:
+                    self.limit += 1
+                    self._successes = 0
+            self._changed.notify_all()
+
+
 class Transport:
     """One pooled session plus the retry, redirect and TLS rules above; safe to share between threads.
 
@@ -241,8 +297,15 @@ class Transport:
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
         cert: ClientCert = None,
+        connections: int = 1,
+        host_requests: int = DEFAULT_HOST_REQUESTS,
     ) -> None:
         self.tlsverify = tlsverify
+        #: Connections one large blob download may use at once (see :mod:`dxf.segments`).
+        self.connections = max(1, connections)
+        self.host_requests = max(1, host_requests)
+        self._budgets: dict[tuple[str, str, int], HostBudget] = {}
+        self._budgets_lock = threading.Lock()
         #: Presented to every https server this transport talks to that asks for one (mutual TLS).
         self.cert = cert
         self.timeout: Timeout = timeout
@@ -261,6 +324,15 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    def budget(self, url: str) -> HostBudget:
+        """The shared budget of ``url``'s origin."""
+        key = origin(url)
+        with self._budgets_lock:
+            found = self._budgets.get(key)
+            if found is None:
+                found = self._budgets[key] = HostBudget(self.host_requests)
+            return found
 
     def effective_timeout(self) -> Timeout:
         """The caller's timeout, or our finite defaults (python-dxf had none: a dead host hung)."""
@@ -291,12 +363,13 @@ class Transport:
         replayable = body is None or isinstance(body, bytes) or callable(body)
         attempts = self.retry.attempts if replayable and retry else 1
         attempt = 0
+        budget = self.budget(url)
         while True:
             attempt += 1
             data = body() if callable(body) else body
             try:
-                response = self._send_following(
-                    method, url, headers, params, data, stream, follow_redirects, blob_read
+                response = self._send_budgeted(
+                    budget, attempt, method, url, headers, params, data, stream, follow_redirects, blob_read
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 if attempt >= attempts:
@@ -309,6 +382,20 @@ class Transport:
                 self.sleep(delay)
                 continue
             return response
+
+    def _send_budgeted(
+        self, budget: HostBudget, attempt: int, method: str, url: str, *args: Any
+    ) -> requests.Response:
+        """:meth:`_send_following` within ``budget``; a 429 tells the budget how long to pause."""
+        budget.acquire(self.sleep)
+        throttled_for: float | None = None
+        try:
+            response = self._send_following(method, url, *args)
+            if statuses.throttles(response):
+                throttled_for = self.retry.delay(attempt, response)
+            return response
+        finally:
+            budget.release(throttled_for=throttled_for)
 
     def _send_following(
         self,

@@ -8,7 +8,9 @@ is 404. It records the headers of every request it receives (``seen``). Behaviou
   compressing proxy); ``Content-Length`` counts the compressed bytes;
 * ``chunked``: ``Transfer-Encoding: chunked`` and no ``Content-Length``, on GET and on HEAD;
 * ``forever``: chunked, the blob and then zeros without end, until the client goes away;
-* ``plain``: an ordinary answer with ``Content-Length``.
+* ``plain``: an ordinary answer with ``Content-Length``;
+* ``claims-ranges``: like ``plain``, and says ``Accept-Ranges: bytes``, yet answers every ``Range``
+  request with the whole blob (200).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from harness.loopback import LoopbackServer, ReadHandler
 
 __all__ = ["BEHAVIOURS", "BlobServer"]
 
-BEHAVIOURS = ("gzip", "chunked", "forever", "plain")
+BEHAVIOURS = ("gzip", "chunked", "forever", "plain", "claims-ranges")
 _PIECE = 64 * 1024
 
 
@@ -75,6 +77,8 @@ class BlobServer(LoopbackServer):
                 payload = gzip.compress(server.blob) if behaviour == "gzip" else server.blob
                 if behaviour == "gzip":
                     self.send_header("Content-Encoding", "gzip")
+                if behaviour == "claims-ranges":
+                    self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 if body:

@@ -32,6 +32,16 @@ body forwarded downstream (on any connection) has every payload byte after the f
 ``n_bytes`` inverted (XOR 0xFF). Lengths and framing stay intact, so the client receives a
 well-formed response of the right size whose content does not match its digest.
 
+:meth:`FaultProxy.shape` makes loopback look like a long-distance link: every connection's
+downstream bytes are paced to ``rate`` bytes per second (each connection on its own, like the
+per-connection caps of object stores and CDNs), and every request waits ``delay`` seconds before it
+is forwarded (one round trip's worth of added latency per request). The sleeps are the simulated
+link itself, not synchronisation: results never depend on them, only durations do.
+
+:meth:`FaultProxy.throttle_above` plays a rate-limited registry: a request that arrives while ``k``
+requests are already in flight (forwarded, their response not yet complete) is answered with 429
+by the proxy itself (``throttled`` counts them; ``peak_in_flight`` is the most forwarded at once).
+
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
 delimited by close), that direction of that connection just passes bytes through (and is
 never corrupted).
@@ -46,6 +56,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 __all__ = ["FaultProxy"]
@@ -62,6 +73,7 @@ class _CutRule:
     direction: str
     times: int
     hard: bool
+    request_containing: bytes = b""
 
 
 @dataclass
@@ -69,6 +81,12 @@ class _StallRule:
     n_bytes: int
     direction: str
     released: threading.Event
+
+
+@dataclass(frozen=True)
+class _Shape:
+    rate: float | None  # bytes per second per connection downstream; None: unlimited
+    delay: float  # seconds added before each request is forwarded
 
 
 @dataclass
@@ -86,9 +104,10 @@ class _InjectRule:
     headers: tuple[tuple[str, str], ...]
     method: str | None = None
     skip: int = 0
+    request_containing: bytes = b""
 
-    def matches(self, method: str) -> bool:
-        return self.method is None or self.method == method
+    def matches(self, method: str, head: bytes) -> bool:
+        return (self.method is None or self.method == method) and self.request_containing in head
 
 
 class _Framer:
@@ -245,6 +264,12 @@ class _Connection:
         self._closed = False
         self._lock = threading.Lock()
         self._down_thread: threading.Thread | None = None
+        # The head of the latest request on this connection, lowercased.
+        self.last_head = b""
+        # Requests on this connection admitted by the throttle whose responses are not complete yet.
+        self.admitted = 0
+        # When the paced downstream link of this connection is free again (time.monotonic()).
+        self._link_free_at = 0.0
 
     # -- teardown --------------------------------------------------------------------------
 
@@ -253,6 +278,7 @@ class _Connection:
             if self._closed:
                 return
             self._closed = True
+        self.proxy._finished(self, self.admitted)
         for sock in (self.client, self.upstream):
             if sock is None:
                 continue
@@ -276,7 +302,7 @@ class _Connection:
             return
         remaining = self.cut_remaining[direction]
         if remaining is None:
-            rule = self.proxy._claim_cut(direction)
+            rule = self.proxy._claim_cut(direction, self.last_head)
             if rule is not None:
                 remaining = self.cut_remaining[direction] = rule.n_bytes
                 self.cut_hard[direction] = rule.hard
@@ -292,6 +318,18 @@ class _Connection:
         sock.sendall(data)
         if remaining is not None:
             self.cut_remaining[direction] = remaining - len(data)
+        if direction == "downstream":
+            self._pace(len(data))
+
+    def _pace(self, n_bytes: int) -> None:
+        """Hold the downstream pump until ``n_bytes`` would have crossed a link of the shaped rate."""
+        rate = self.proxy.shaping.rate
+        if rate is None:
+            return
+        now = time.monotonic()
+        self._link_free_at = max(now, self._link_free_at) + n_bytes / rate
+        if self._link_free_at > now:
+            time.sleep(self._link_free_at - now)
 
     def _maybe_stall(self, direction: str, sock: socket.socket, data: bytes) -> bytes:
         """Pass the bytes before a stall point, then block until the stall is released."""
@@ -337,8 +375,15 @@ class _Connection:
                             self.upstream.shutdown(socket.SHUT_WR)
                     break
                 for kind, chunk in framer.feed(data):
+                    if kind == "head" and self.proxy.shaping.delay:
+                        time.sleep(self.proxy.shaping.delay)
+                    if kind == "head":
+                        self.last_head = chunk.lower()
+                        self.proxy._record(chunk)
                     if kind == "head" and injecting is None:
-                        injecting = self.proxy._claim_injection(_request_method(chunk))
+                        injecting = self.proxy._claim_injection(_request_method(chunk), chunk.lower())
+                    if kind == "head" and injecting is None:
+                        injecting = self.proxy._admit(self)
                     if injecting is not None:
                         if kind == "end":
                             self._answer(injecting)
@@ -369,6 +414,8 @@ class _Connection:
                         self.client.shutdown(socket.SHUT_WR)
                     return
                 for kind, chunk in framer.feed(data):
+                    if kind == "end":
+                        self.proxy._finished(self, 1)
                     if kind == "head":
                         out = self.proxy._rewrite_head(chunk)
                         self.corrupt_keep, self.corrupt_counted = None, False  # a new response
@@ -423,7 +470,8 @@ class FaultProxy:
     Counters (read at any time): ``connections``, ``bytes_upstream`` (client to target),
     ``bytes_downstream`` (target to client), ``injected`` (responses the proxy made up),
     ``cuts`` (connections broken by :meth:`cut_after`), ``corrupted`` (response bodies altered
-    by :meth:`corrupt_after`), ``bytes_corrupted`` and ``locations_rewritten``.
+    by :meth:`corrupt_after`), ``bytes_corrupted``, ``locations_rewritten`` and ``peak_active`` (the
+    most connections open at once).
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -438,6 +486,19 @@ class FaultProxy:
         self.corrupted = 0
         self.bytes_corrupted = 0
         self.locations_rewritten = 0
+        #: The most connections that were open at once.
+        self.peak_active = 0
+        #: The head of every request that reached the proxy, as received (for checks of what a
+        #: client sent to the host behind it).
+        self.request_heads: list[bytes] = []
+        #: Requests answered 429 by :meth:`throttle_above`, and the most requests forwarded at once.
+        self.throttled = 0
+        self.peak_in_flight = 0
+        self._in_flight = 0
+        self._throttle: _InjectRule | None = None
+        self._throttle_limit = 0
+        #: The simulated link (see :meth:`shape`); unshaped by default.
+        self.shaping = _Shape(None, 0.0)
         self._lock = threading.Lock()
         self._cut_rules: list[_CutRule] = []
         self._inject_rules: list[_InjectRule] = []
@@ -469,19 +530,65 @@ class FaultProxy:
     # -- faults ----------------------------------------------------------------------------
 
     def cut_after(
-        self, n_bytes: int, direction: str = "downstream", times: int = 1, *, hard: bool = False
+        self,
+        n_bytes: int,
+        direction: str = "downstream",
+        times: int = 1,
+        *,
+        hard: bool = False,
+        request_containing: bytes = b"",
     ) -> None:
         """Close both sockets of the next ``times`` connection(s) after ``n_bytes`` in ``direction``.
 
         ``direction`` is ``"upstream"`` (client to target) or ``"downstream"``. With
-        ``hard=True`` the sockets are reset (RST) instead of closed with FIN.
+        ``hard=True`` the sockets are reset (RST) instead of closed with FIN. With
+        ``request_containing``, only a connection whose latest request head contains those bytes
+        (compared in lower case) claims the rule: one client's among several.
         """
         if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
         if n_bytes < 0 or times < 1:
             raise ValueError("n_bytes must be >= 0 and times >= 1")
         with self._lock:
-            self._cut_rules.append(_CutRule(n_bytes, direction, times, hard))
+            self._cut_rules.append(_CutRule(n_bytes, direction, times, hard, request_containing.lower()))
+
+    def shape(self, rate: float | None = None, delay: float = 0.0) -> None:
+        """Cap each connection's downstream bytes to ``rate`` per second (``None``: no cap) and hold
+        every request ``delay`` seconds before forwarding it; applies to connections open or new."""
+        if (rate is not None and rate <= 0) or delay < 0:
+            raise ValueError("rate must be positive (or None) and delay >= 0")
+        self.shaping = _Shape(rate, delay)
+
+    def throttle_above(self, k: int, retry_after: int | float | str | None = None) -> None:
+        """Answer 429 (with ``Retry-After`` when given) to any request that arrives while ``k``
+        others are in flight; see the module docstring."""
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        with self._lock:
+            self._throttle_limit = k
+            self._throttle = _InjectRule(429, 0, retry_after, None, ())
+
+    def _record(self, head: bytes) -> None:
+        with self._lock:
+            self.request_heads.append(head)
+
+    def _admit(self, conn: _Connection) -> _InjectRule | None:
+        """Count a request as in flight, or return the 429 rule when ``k`` already are."""
+        with self._lock:
+            if self._throttle is not None and self._in_flight >= self._throttle_limit:
+                self.throttled += 1
+                return self._throttle
+            self._in_flight += 1
+            conn.admitted += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            return None
+
+    def _finished(self, conn: _Connection, count: int) -> None:
+        """``count`` of ``conn``'s admitted requests are no longer in flight."""
+        with self._lock:
+            count = min(count, conn.admitted)
+            conn.admitted -= count
+            self._in_flight -= count
 
     def stall_after(self, n_bytes: int, direction: str = "downstream") -> None:
         """Stop forwarding on the next connection after ``n_bytes`` in ``direction`` (see the module
@@ -525,6 +632,7 @@ class FaultProxy:
         headers: dict[str, str] | None = None,
         method: str | None = None,
         skip: int = 0,
+        request_containing: bytes = b"",
     ) -> None:
         """Answer the next ``times`` HTTP requests with ``status`` instead of forwarding them.
 
@@ -532,11 +640,19 @@ class FaultProxy:
         JSON error. Each injected response closes its connection. ``method`` limits the rule
         to requests of that method; ``skip`` forwards that many matching requests untouched
         before the rule answers (the client's own request order, not a test's timing, decides).
+        ``request_containing`` limits it to requests whose head contains those bytes (in lower case).
         """
         if times < 1 or skip < 0:
             raise ValueError("times must be >= 1 and skip >= 0")
         rule = _InjectRule(
-            status, times, retry_after, body, tuple((headers or {}).items()), method and method.upper(), skip
+            status,
+            times,
+            retry_after,
+            body,
+            tuple((headers or {}).items()),
+            method and method.upper(),
+            skip,
+            request_containing.lower(),
         )
         with self._lock:
             self._inject_rules.append(rule)
@@ -572,6 +688,9 @@ class FaultProxy:
                 "bytes_corrupted": self.bytes_corrupted,
                 "locations_rewritten": self.locations_rewritten,
                 "active": len(self._active),
+                "peak_active": self.peak_active,
+                "throttled": self.throttled,
+                "peak_in_flight": self.peak_in_flight,
             }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -618,16 +737,17 @@ class FaultProxy:
                     return
                 self.connections += 1
                 self._active.add(conn)
+                self.peak_active = max(self.peak_active, len(self._active))
             threading.Thread(target=conn.run, name="proxy-up", daemon=True).start()
 
     def _forget(self, conn: _Connection) -> None:
         with self._lock:
             self._active.discard(conn)
 
-    def _claim_cut(self, direction: str) -> _CutRule | None:
+    def _claim_cut(self, direction: str, head: bytes) -> _CutRule | None:
         with self._lock:
             for rule in self._cut_rules:
-                if rule.direction == direction and rule.times > 0:
+                if rule.direction == direction and rule.times > 0 and rule.request_containing in head:
                     rule.times -= 1
                     if rule.times == 0:
                         self._cut_rules.remove(rule)
@@ -647,10 +767,10 @@ class FaultProxy:
         with self._lock:
             self.stalls += 1
 
-    def _claim_injection(self, method: str) -> _InjectRule | None:
+    def _claim_injection(self, method: str, head: bytes) -> _InjectRule | None:
         """The first pending rule for a request of ``method``, if it answers this one."""
         with self._lock:
-            rule = next((r for r in self._inject_rules if r.matches(method)), None)
+            rule = next((r for r in self._inject_rules if r.matches(method, head)), None)
             if rule is None:
                 return None
             if rule.skip:

@@ -167,6 +167,9 @@ class RegistryProcess:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self._proc = subprocess.Popen(
             [self.binary, "serve", str(self.config_path)],
+            # distribution 2.8's s3-aws driver panics at start (LoadCustomCABundleError) when
+            # AWS_CA_BUNDLE is set; the registry never needs it.
+            env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"},
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -247,6 +250,7 @@ def _config_text(
     log_level: str,
     client_cas: Path | None = None,
     storage_redirect: str | None = None,
+    s3: S3Storage | None = None,
 ) -> str:
     lines = [
         "version: 0.1",
@@ -255,8 +259,11 @@ def _config_text(
         "  accesslog:",
         "    disabled: true",
         "storage:",
-        "  filesystem:",
-        f"    rootdirectory: {_yaml_str(storage_dir)}",
+        *(
+            _s3_lines(s3)
+            if s3 is not None
+            else ["  filesystem:", f"    rootdirectory: {_yaml_str(storage_dir)}"]
+        ),
         "  delete:",
         "    enabled: true",
         "  maintenance:",
@@ -304,6 +311,30 @@ def _config_text(
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class S3Storage:
+    """Where an S3-backed registry keeps its blobs: ``endpoint`` (``http://127.0.0.1:PORT``) and a
+    bucket that exists. Blob reads are answered with a 307 to a presigned URL on ``endpoint``."""
+
+    endpoint: str
+    bucket: str
+
+
+def _s3_lines(s3: S3Storage) -> list[str]:
+    """distribution's ``s3-aws`` driver against a local S3 server (keys are not checked there)."""
+    return [
+        "  s3:",
+        "    accesskey: dxf-test",
+        "    secretkey: dxf-test-secret",
+        "    region: us-east-1",
+        f"    regionendpoint: {_yaml_str(s3.endpoint)}",
+        f"    bucket: {_yaml_str(s3.bucket)}",
+        "    secure: false",
+        "    v4auth: true",
+        "    rootdirectory: /registry",
+    ]
+
+
 def start_registry(
     mode: str,
     workdir: Path,
@@ -313,6 +344,7 @@ def start_registry(
     pki: PkiPaths | None = None,
     log_level: str = "warn",
     storage_redirect: str | None = None,
+    s3: S3Storage | None = None,
 ) -> RegistryProcess:
     """Create config, storage and credentials under ``workdir`` and start a registry.
 
@@ -323,7 +355,8 @@ def start_registry(
     ``RuntimeError`` (with the registry's log tail) if it does not come up. ``storage_redirect``
     (a base URL) turns on distribution's ``redirect`` storage middleware: blob reads are answered
     with a redirect to ``<base URL><path under workdir/storage>`` (serve it with
-    :class:`harness.storage.StorageServer`).
+    :class:`harness.storage.StorageServer`). ``s3`` keeps the blobs in an S3 bucket instead (see
+    :mod:`harness.s3`), with the driver's redirects to presigned URLs on.
     """
     if mode not in MODES + EXTRA_MODES:
         raise ValueError(f"unknown registry mode {mode!r}; expected one of {MODES + EXTRA_MODES}")
@@ -376,6 +409,7 @@ def start_registry(
                 log_level=log_level,
                 client_cas=pki.ca_cert if mode == "mtls" and pki is not None else None,
                 storage_redirect=storage_redirect,
+                s3=s3,
             )
         )
         registry = RegistryProcess(

@@ -551,6 +551,9 @@ def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str])
     """The client for the command, with python-dxf's auth callback and DXF_TOKEN applied."""
     auth = _auth_callback(settings)
     common = _client_options(settings)
+    connections = inv.connections or settings.connections
+    if connections is not None:
+        common["connections"] = connections
     client: DXFBase
     target = inv.facts.target
     if target == "host":  # login checks the credentials it is given, nothing else

@@ -42,6 +42,7 @@ class Settings:
     timeout: float | None
     retries: int | None
     chunk_size: int | None
+    connections: int | None
     platform: str | None
     blob_info: bool
     state_dir: str
@@ -159,6 +160,7 @@ def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settin
         timeout=_positive_number(environ, "DXF_TIMEOUT", float, 1e-9, MAX_TIMEOUT),
         retries=_positive_number(environ, "DXF_RETRIES", int, 0),
         chunk_size=_positive_number(environ, "DXF_CHUNK_SIZE", int, 1),
+        connections=_positive_number(environ, "DXF_CONNECTIONS", int, 1),
         platform=environ.get("DXF_PLATFORM") or None,
         blob_info=_flag(environ, "DXF_BLOB_INFO"),
         state_dir=default_directory(environ),

@@ -40,6 +40,7 @@ environment:
   DXF_PLATFORM       platform (e.g. linux/amd64) to pick from multi-platform aliases; without it
                      their results are printed as one JSON object keyed by platform
   DXF_TIMEOUT        seconds to wait for the registry to connect or answer (at most a year)
+  DXF_CONNECTIONS    connections one large blob download may use (default 4)
   DXF_RETRIES        how many times a failed request is retried (0: never)
   DXF_DEBUG          yes: print a traceback on failure (as --debug)
   DXF_CERT           TLS client certificate (PEM; with its key unless DXF_KEY is set)
@@ -153,6 +154,7 @@ class Invocation:
     output: str | None
     parser: argparse.ArgumentParser
     jobs: int | None = None
+    connections: int | None = None
     output_dir: str | None = None
     resume: bool = False
     username: str | None = None
@@ -249,6 +251,7 @@ def parse_argv(argv: Sequence[str]) -> Invocation | int:
         output=getattr(ns, "output", None),
         parser=parser,
         jobs=getattr(ns, "jobs", None),
+        connections=getattr(ns, "connections", None),
         output_dir=getattr(ns, "output_dir", None),
         resume=bool(getattr(ns, "resume", False)),
         username=getattr(ns, "username", None),

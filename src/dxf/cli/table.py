@@ -83,6 +83,12 @@ RESUME_UPLOAD = Option(
     action="store_true",
 )
 JOBS = Option(("-j", "--jobs"), "transfers at once (default 4)", metavar="N", type=_jobs)
+CONNECTIONS = Option(
+    ("--connections",),
+    "connections one large blob may use at once, fetching byte ranges (default 4, or DXF_CONNECTIONS)",
+    metavar="C",
+    type=_jobs,
+)
 OUTPUT_DIR = Option(("--output-dir",), "directory to write the blobs into", metavar="DIR", required=True)
 ARTIFACT_OUTPUT_DIR = Option(
     ("--output-dir",), "directory to restore the files into", metavar="DIR", required=True
@@ -231,7 +237,7 @@ COMMANDS: tuple[Command, ...] = (
         "checked at the end; -o - is standard output); --resume then continues a download that an "
         "earlier run did not finish.",
         "blob digests (sha256:...) or @aliases",
-        options=(OUTPUT, RESUME_DOWNLOAD),
+        options=(OUTPUT, RESUME_DOWNLOAD, CONNECTIONS),
         roles=(BLOB,),
         progress=True,
     ),
@@ -345,7 +351,7 @@ COMMANDS: tuple[Command, ...] = (
         "is verified and written atomically as DIR/<algorithm>-<hex>; the paths are printed one per "
         "line, in order. DIR is created if needed.",
         "blob digests (sha256:...) or @aliases",
-        options=(JOBS, OUTPUT_DIR),
+        options=(JOBS, OUTPUT_DIR, CONNECTIONS),
         roles=(BLOB,),
         min_args=1,
         progress=True,
