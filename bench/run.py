@@ -364,6 +364,14 @@ class Setup:
     size: int
     out_dir: Path
     reg_pid: int | None = None
+    #: ``--baseline``: the ``src`` directory of another dxf, run by the same command for before/after rows.
+    baseline: Path | None = None
+
+    def baseline_env(self) -> dict[str, str]:
+        """The tools' environment with the baseline's sources first on the import path: our console
+        script then runs the baseline's ``dxf.main`` (the editable install only appends ``src``)."""
+        assert self.baseline is not None
+        return {**self.env, "PYTHONPATH": str(self.baseline)}
 
 
 def bench_pushes(s: Setup, repeat: int) -> list[Result]:
@@ -436,13 +444,15 @@ def bench_pulls(s: Setup, repeat: int) -> list[Result]:
     url = f"{s.reg.url}/v2/{repo}/blobs/{s.digest}"
     hashed: set[str] = set()
 
-    def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
+    def pull(
+        name: str, cmd: list[str], to_stdout: bool, env: dict[str, str] | None = None
+    ) -> Callable[[int], Sample]:
         def run(_: int) -> Sample:
             out = s.out_dir / f"pull-{name}.bin"
             out.unlink(missing_ok=True)
             settle()
             full = cmd if to_stdout else [*cmd, str(out)]
-            sample = run_measured(full, s.env, stdout_path=out if to_stdout else None, watch=s.reg_pid)
+            sample = run_measured(full, env or s.env, stdout_path=out if to_stdout else None, watch=s.reg_pid)
             size = out.stat().st_size
             if size != s.size:
                 raise RuntimeError(f"{name}: wrote {size} bytes, expected {s.size}")
@@ -474,6 +484,17 @@ def bench_pulls(s: Setup, repeat: int) -> list[Result]:
         pull("dxf-stdout", [str(s.ours), "pull-blob", repo, s.digest], to_stdout=True),
         pull("pydxf-stdout", [str(s.theirs / "dxf"), "pull-blob", repo, s.digest], to_stdout=True),
     ]
+    if s.baseline is not None:
+        before = s.baseline_env()
+        subprocess.run([str(s.ours), "--version"], env=before, capture_output=True, check=True)  # bytecode
+        results += [
+            Result("baseline dxf pull-blob -o file", "pull", units=s.size, informational=True),
+            Result("baseline dxf pull-blob > file", "pull", units=s.size, informational=True),
+        ]
+        runs += [
+            pull("base-o", [str(s.ours), "pull-blob", repo, s.digest, "-o"], to_stdout=False, env=before),
+            pull("base-stdout", [str(s.ours), "pull-blob", repo, s.digest], to_stdout=True, env=before),
+        ]
     round_robin(results, repeat, runs)
     return results
 
@@ -1087,7 +1108,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated subset of push,pull,iter,small,list,artifact,copy,wan (default: all but wan: "
         "a pull through a shaping proxy at 16 MiB/s per connection and 20 ms per request)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="the src directory of another dxf (e.g. `git archive main src | tar -x -C DIR`, then DIR/src): "
+        "the pull rows also run it, for before/after figures from one run",
+    )
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / "dxf" / "main.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no dxf/main.py there")
     quick = (64, 2, 100)
     full = (1024, 5, 500)
     defaults = quick if args.quick else full
@@ -1184,6 +1214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 size=path.stat().st_size,
                 out_dir=out_dir,
                 reg_pid=registry.pid,
+                baseline=args.baseline.resolve() if args.baseline is not None else None,
             )
             log("warm-up: one untimed run of each command (fills the bytecode caches)")
             warm_up(setup)
