@@ -11,7 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from .digest import Digest
+from .digest import ALGORITHM_HEX_LENGTHS, Digest
 from .exceptions import DXFInvalidReferenceError
 
 #: Registry used when a reference names none, as ``docker pull`` does.
@@ -218,7 +218,11 @@ def _echo(value: object) -> str:
 #: The transports ``dxf copy`` understands, named as skopeo names them.
 DOCKER_TRANSPORT = "docker://"
 OCI_TRANSPORT = "oci:"
-_OCI_DIGEST_RE = re.compile(r"(?P<path>.+)@(?P<digest>[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)")
+#: ``oci:PATH@DIGEST``: only an ``@`` followed by an algorithm we know starts a digest, so a layout path
+#: may itself hold ``@`` (``oci:/data/v1@2:alias`` is the path ``/data/v1@2``).
+_OCI_DIGEST_RE = re.compile(
+    r"(?P<path>.+)@(?P<digest>(?:" + "|".join(sorted(ALGORITHM_HEX_LENGTHS)) + r"):[a-zA-Z0-9=_-]+)"
+)
 
 
 @dataclass(frozen=True)

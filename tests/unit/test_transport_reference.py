@@ -62,6 +62,12 @@ def test_oci_alias_round_trips(path: str, tag: str) -> None:
     assert TransportReference.parse(str(ref)) == ref
 
 
+def test_an_at_sign_in_a_layout_path_is_not_a_digest() -> None:
+    """Found by Hypothesis: ``oci:0@0:0`` was read as the digest ``0:0`` of the layout ``0``."""
+    ref = TransportReference.parse("oci:0@0:0")
+    assert (ref.layout, ref.tag, ref.digest) == ("0@0", "0", None)
+
+
 @given(paths, st.binary(max_size=64))
 def test_oci_digest_round_trips(path: str, content: bytes) -> None:
     digest = Digest.of_bytes(content)
