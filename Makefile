@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test unit demo lint typecheck registry-bin skopeo-bin bench-tools bench clean
+.PHONY: test unit demo lint typecheck registry-bin skopeo-bin bench-tools bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,21 @@ bench-tools:
 bench: $(STAMP) registry-bin skopeo-bin bench-tools
 	$(BIN)/python bench/run.py
 
+# Coverage-guided fuzzing of the parsers (atheris, libFuzzer): FUZZ_SECONDS per target, corpora kept in
+# .fuzz/ between runs; a crash stops it, its input saved as .fuzz/crash-*. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := challenge manifest reference digest link retry-after config
+fuzz: $(STAMP)
+	$(BIN)/pip install -q -e '.[fuzz]'
+	@mkdir -p .fuzz
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p .fuzz/corpus-$$target; \
+	  echo "== $$target ($(FUZZ_SECONDS) s)"; \
+	  ( cd .fuzz && ../$(BIN)/python ../tests/fuzz/fuzz_parsers.py $$target corpus-$$target \
+	      -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 \
+	    | grep -E "^(Done|stat::number_of_executed_units|==[0-9]+== ERROR|.*Uncaught Python exception)" ) ; \
+	  [ -z "$$(ls .fuzz/crash-* 2>/dev/null)" ] || { echo "crash inputs in .fuzz/"; exit 1; }; \
+	done
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .fuzz

@@ -185,11 +185,13 @@ def load_config(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise DXFCredentialError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise DXFCredentialError(f"{path} is not UTF-8 text") from exc
     if not text.strip():
         return {}
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays or objects nested too deeply
         raise DXFCredentialError(f"{path} is not valid JSON") from exc
     if not isinstance(data, dict):
         raise DXFCredentialError(f"{path} does not hold a JSON object")

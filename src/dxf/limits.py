@@ -24,7 +24,7 @@ def read_capped(response: requests.Response, limit: int, what: str) -> bytes:
     :class:`DXFProtocolError`. Afterwards ``response.content`` and ``response.json()`` work as
     usual, so a response handed to a python-dxf caller behaves as a non-streamed one."""
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²" (a Unicode digit)
         response.close()
         raise _too_large(what, limit, f"it declares {int(declared)} bytes")
     body = bytearray()

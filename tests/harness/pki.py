@@ -9,6 +9,9 @@ Creates, with ``cryptography``:
   ``auth.token.rootcertbundle``; tokens are signed with the key),
 * a client certificate signed by the CA (``clientAuth``), for registries that require mutual TLS
   (the CA is then also the registry's ``http.tls.clientcas``).
+
+:func:`generate_bad_certificates` writes the server certificates a client must refuse: one that has
+expired, one for another host name, and a self-signed one (with a CA bundle that does not hold it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["PkiPaths", "generate_pki", "libtrust_key_id", "load_private_key"]
+__all__ = [
+    "BadCertificates",
+    "PkiPaths",
+    "generate_bad_certificates",
+    "generate_pki",
+    "libtrust_key_id",
+    "load_private_key",
+]
 
 
 @dataclass(frozen=True)
@@ -183,4 +193,90 @@ def generate_pki(directory: Path, *, days: int = 7) -> PkiPaths:
         issuer_key=_write(directory / "issuer.key", _key_pem(issuer_key), private=True),
         client_cert=_write(directory / "client.crt", client_cert.public_bytes(pem)),
         client_key=_write(directory / "client.key", _key_pem(client_key), private=True),
+    )
+
+
+@dataclass(frozen=True)
+class BadCertificates:
+    """PEM files written by :func:`generate_bad_certificates`: (certificate, key) pairs for a loopback
+    server, and the CA bundle a client is told to trust (it signed ``expired`` and ``other_host``)."""
+
+    ca_cert: Path
+    expired: tuple[Path, Path]
+    other_host: tuple[Path, Path]
+    self_signed: tuple[Path, Path]
+
+
+def _ca(
+    common_name: str, not_before: datetime.datetime, not_after: datetime.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(common_name)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _leaf(
+    issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None,
+    names: list[x509.GeneralName],
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A server certificate for ``names``, signed by ``issuer`` (or by its own key when None)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer_key, issuer_name = (key, _name("localhost")) if issuer is None else (issuer[0], issuer[1].subject)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(signer_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _write_pair(
+    directory: Path, stem: str, pair: tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
+) -> tuple[Path, Path]:
+    key, cert = pair
+    return (
+        _write(directory / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+        _write(directory / f"{stem}.key", _key_pem(key), private=True),
+    )
+
+
+def generate_bad_certificates(directory: Path) -> BadCertificates:
+    """Write a CA and three server certificates for 127.0.0.1 that verification must refuse."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+    loopback: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.DNSName("localhost"),
+    ]
+    ca = _ca("dxf test CA (bad certificates)", now - 30 * day, now + 30 * day)
+    expired = _leaf(ca, loopback, now - 20 * day, now - 10 * day)
+    other_host = _leaf(ca, [x509.DNSName("registry.example.org")], now - day, now + day)
+    self_signed = _leaf(None, loopback, now - day, now + day)
+    return BadCertificates(
+        ca_cert=_write(directory / "ca.crt", ca[1].public_bytes(serialization.Encoding.PEM)),
+        expired=_write_pair(directory, "expired", expired),
+        other_host=_write_pair(directory, "other-host", other_host),
+        self_signed=_write_pair(directory, "self-signed", self_signed),
     )

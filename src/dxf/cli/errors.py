@@ -115,8 +115,42 @@ _PLAIN_HTTP_TLS_REASONS = ("WRONG_VERSION_NUMBER", "wrong version number", "reco
 _HTTPS_ONLY_BODY = "client sent an http request to an https server"
 
 
+#: OpenSSL's X509_V_ERR_* verify codes (x509_vfy.h) grouped by what the user can do about them.
+_EXPIRED_CODES = frozenset({9, 10})  # CERT_NOT_YET_VALID, CERT_HAS_EXPIRED
+_HOST_MISMATCH_CODES = frozenset({62, 64})  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+_UNTRUSTED_CODES = frozenset({18, 19, 20, 21})  # self-signed (leaf or chain), issuer unknown here
+_SKIP_HINT = "or DXF_SKIPTLSVERIFY=1 to skip verification (insecure)"
+
+
+def _certificate_advice(exc: BaseException) -> str | None:
+    """Which certificate problem the handshake met and how to address it, for the problems users
+    meet most; ``None`` for the others (they keep OpenSSL's own text and the generic hint)."""
+    for e in _chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            code = e.verify_code
+            if code in _EXPIRED_CODES:
+                return (
+                    "the registry's certificate has expired or is not yet valid: renew it on the registry "
+                    f"or check this machine's clock, {_SKIP_HINT}"
+                )
+            if code in _HOST_MISMATCH_CODES:
+                return (
+                    "the registry's certificate was issued for another host name: set DXF_HOST to a name "
+                    f"the certificate lists, {_SKIP_HINT}"
+                )
+            if code in _UNTRUSTED_CODES:
+                return (
+                    "the registry's certificate is self-signed or signed by an unknown CA: set DXF_TLSVERIFY "
+                    f"to the CA bundle (or certificate) that signs it, {_SKIP_HINT}"
+                )
+    return None
+
+
 def _tls_reason(exc: requests.exceptions.SSLError, target: str) -> str:
     tls_reason = _os_reason(exc) or "handshake failed"
+    advice = _certificate_advice(exc)
+    if advice is not None:
+        return f"TLS error talking to {target}: {tls_reason.rstrip('.')}: {advice}"
     if any(marker in tls_reason for marker in _PLAIN_HTTP_TLS_REASONS):
         return (
             f"TLS error talking to {target}: {tls_reason}: the registry seems to speak plain HTTP "
