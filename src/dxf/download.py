@@ -42,6 +42,7 @@ from .exceptions import (
     DXFSizeMismatchError,
     DXFTransferCancelledError,
 )
+from .limits import header_int
 from .segments import SegmentedDownload, verify_hash, worth_segmenting
 from .statuses import Outcome
 from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
@@ -174,8 +175,8 @@ class BlobReader:
             return response, outcome, offset
         known = declared_length(response)
         if outcome is Outcome.PARTIAL:
-            total = response.headers.get("Content-Range", "").rpartition("/")[2]
-            size = int(total) if total.isdigit() else (offset + known if known is not None else None)
+            total = header_int(response.headers.get("Content-Range", "").rpartition("/")[2])
+            size = total if total is not None else (offset + known if known is not None else None)
             return response, outcome, size
         self._discard(response, offset)
         return response, outcome, known
@@ -245,9 +246,9 @@ class BlobReader:
 def declared_length(response: requests.Response) -> int | None:
     """``Content-Length`` as the blob's size: None when absent, or when it counts the bytes of a
     compressed body (``Content-Encoding`` other than identity) rather than the blob's."""
-    length = response.headers.get("Content-Length", "")
+    length = header_int(response.headers.get("Content-Length"))
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    return int(length) if length.isdigit() and encoding in ("", "identity") else None
+    return length if encoding in ("", "identity") else None
 
 
 def _agreed_size(declared: int | None, expected: int | None) -> int | None:

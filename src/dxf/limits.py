@@ -19,14 +19,23 @@ MAX_TOKEN_RESPONSE_SIZE = 1024 * 1024
 _PIECE = 64 * 1024
 
 
+def header_int(value: str | None) -> int | None:
+    """A non-negative whole number a server sent in a header (``Content-Length``, a ``Range`` end,
+    ``OCI-Chunk-Min-Length``), or None when absent or not plain ASCII digits: ``str.isdigit`` alone
+    accepts "²" and other Unicode digits, which ``int`` then refuses with a ``ValueError``."""
+    if value and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def read_capped(response: requests.Response, limit: int, what: str) -> bytes:
     """The body of a ``stream=True`` response, at most ``limit`` bytes (decoded), else
     :class:`DXFProtocolError`. Afterwards ``response.content`` and ``response.json()`` work as
     usual, so a response handed to a python-dxf caller behaves as a non-streamed one."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²" (a Unicode digit)
+    declared = header_int(response.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
         response.close()
-        raise _too_large(what, limit, f"it declares {int(declared)} bytes")
+        raise _too_large(what, limit, f"it declares {declared} bytes")
     body = bytearray()
     for piece in response.iter_content(_PIECE):
         body += piece

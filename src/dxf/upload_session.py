@@ -21,6 +21,7 @@ import requests
 from . import statuses
 from .digest import Digest
 from .exceptions import DXFError, DXFHTTPError, DXFPatchRefusedError, DXFSessionLostError, describe_response
+from .limits import header_int
 from .statuses import Outcome
 from .transfer import is_resumable
 
@@ -46,7 +47,7 @@ class UploadSession:
         response.close()
         self.location = registry.resolve_location(url, _location(response))
         minimum = response.headers.get("OCI-Chunk-Min-Length", "")
-        self.min_chunk = int(minimum) if minimum.isdigit() else 0
+        self.min_chunk = header_int(minimum) or 0
 
     def _follow(self, response: requests.Response) -> None:
         location = response.headers.get("Location")
@@ -96,11 +97,12 @@ class UploadSession:
             )
         self._follow(response)
         start, _, end = response.headers.get("Range", "").partition("-")
-        if start != "0" or not end.isdigit():
+        last = header_int(end)
+        if start != "0" or last is None:
             raise DXFSessionLostError(
                 f"the registry's upload status has no usable Range: {response.headers.get('Range')!r}"
             )
-        return 0 if end == "0" else int(end) + 1
+        return 0 if last == 0 else last + 1
 
     def finish(self, digest: Digest, body: object = None) -> None:
         """Close the session with ``PUT ?digest=`` (and the rest of the content, if any).

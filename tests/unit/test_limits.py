@@ -9,8 +9,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dxf.download import declared_length
 from dxf.exceptions import DXFProtocolError
-from dxf.limits import read_capped
+from dxf.limits import header_int, read_capped
 
 
 def _response(body: bytes, content_length: str | None) -> requests.Response:
@@ -40,3 +41,21 @@ def test_a_body_over_the_cap_is_refused(body: bytes, declared: str | None) -> No
 def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
     with pytest.raises(DXFProtocolError, match="it declares 65 bytes"):
         read_capped(_response(b"", "65"), 64, "a page")
+
+
+@given(st.text(max_size=12))
+def test_header_int_takes_plain_ascii_digits_only(value: str) -> None:
+    number = header_int(value)
+    if value.isascii() and value.isdigit():
+        assert number == int(value)
+    else:
+        assert number is None
+
+
+def test_header_numbers_that_are_unicode_digits_are_not_numbers() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` raises: Content-Length, a Range end and
+    OCI-Chunk-Min-Length all go through :func:`header_int` instead."""
+    assert header_int("²") is None and header_int(None) is None and header_int("") is None
+    response = requests.Response()
+    response.headers["Content-Length"] = "²"
+    assert declared_length(response) is None
