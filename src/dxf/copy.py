@@ -47,10 +47,6 @@ class CopyPlan:
     manifests: list[tuple[Descriptor, bytes]] = field(default_factory=list)
     blobs: list[Descriptor] = field(default_factory=list)
 
-    @property
-    def blob_bytes(self) -> int:
-        return sum(blob.size for blob in self.blobs)
-
 
 def plan_copy(src: ReadOnlyStore, reference: str) -> CopyPlan:
     """Resolve ``reference`` in ``src`` and read the graph below it (manifests only: blobs are not

@@ -74,18 +74,6 @@ _HOST_PORT_RE = re.compile(r"(?P<name>\[[^\]]*\]|[^:]*)(?::(?P<port>[0-9]+))?")
 _MAX_PORT = 65535
 
 
-def validate_host(host: str) -> str:
-    """Return ``host`` if it is ``host[:port]`` (a name, an IPv4 address or a bracketed IPv6 address,
-    port 1-65535); raise :class:`DXFInvalidReferenceError` saying what is wrong otherwise.
-
-    The message never repeats ``host``: a mistaken ``user:password@host`` must not print a password.
-    """
-    problem = host_problem(host)
-    if problem is not None:
-        raise DXFInvalidReferenceError(f"invalid host: expected host[:port], but {problem}")
-    return host
-
-
 def host_problem(host: str) -> str | None:
     """Why ``host`` is not ``host[:port]`` (``"it has a scheme"``...), or None when it is."""
     if not isinstance(host, str):
