@@ -45,6 +45,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from . import statuses
 from ._version import __version__
 from .exceptions import DXFSecurityError
+from .limits import header_int
 
 #: Statuses worth retrying: timeouts, throttling and transient server failures.
 RETRY_STATUSES = statuses.RETRY
@@ -95,8 +96,9 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():  # str.isdigit alone accepts "²" and other Unicode digits
-        return float(value)
+    seconds = header_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
