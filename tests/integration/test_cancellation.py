@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,13 @@ BOUND = 5.0  # seconds; the large transfer alone takes longer than this would al
 
 
 class CtrlC:
-    """Progress callback: on the large blob's first bytes, interrupt the main thread; then count the
-    bytes the large blob still reports."""
+    """Progress callback: on the large blob's first bytes, interrupt the main thread and wait until
+    its handler has run; then count the bytes the large blob still reports.
+
+    Waiting for the handler makes the count measure our cancellation, not how long the interpreter
+    took to run a signal handler in the main thread (under load that alone let 12 MiB through on
+    loopback). Use it as a context manager: it installs that handler for SIGINT, Ctrl-C's own
+    behaviour (``KeyboardInterrupt``) plus the event, and restores the previous one after."""
 
     def __init__(self, large: str, proxy: FaultProxy | None = None) -> None:
         self.large = large
@@ -39,6 +45,19 @@ class CtrlC:
         self.sent = False
         self.after = 0
         self.upstream_at_interrupt = 0
+        self.handled = threading.Event()
+        self._previous: Any = None
+
+    def _on_sigint(self, _signum: int, _frame: object) -> None:
+        self.handled.set()
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> CtrlC:
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
 
     def __call__(self, digest: str, chunk: bytes, _total: int | None = None) -> None:
         if digest != self.large or not chunk:
@@ -52,17 +71,17 @@ class CtrlC:
         main = threading.main_thread().ident
         assert main is not None
         signal.pthread_kill(main, signal.SIGINT)
+        assert self.handled.wait(BOUND), "the main thread never ran its SIGINT handler"
 
 
 def test_ctrl_c_stops_pull_blobs(registry_plain: RegistryProcess, repo_name: str, tmp_path: Path) -> None:
     client = dxf.DXF(registry_plain.host, repo_name, insecure=True, retries=0, jobs=2)
     blobs = [os.urandom(1000), os.urandom(SIZE)]
     digests = [client.push_blob(data=b, digest=dxf.hash_bytes(b)) for b in blobs]
-    progress = CtrlC(digests[1])
     out = tmp_path / "out"
     out.mkdir()
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with CtrlC(digests[1]) as progress, pytest.raises(KeyboardInterrupt):
         client.pull_blobs(digests, str(out), jobs=2, progress=progress)
     assert time.monotonic() - start < BOUND
     assert progress.sent and progress.after < SIZE // 4, progress.after
@@ -79,9 +98,8 @@ def test_ctrl_c_stops_push_blobs_and_completes_nothing(
     digest = dxf.hash_file(str(large))
     with FaultProxy("127.0.0.1", registry_plain.port) as proxy:
         client = dxf.DXF(proxy.host, repo_name, insecure=True, retries=0, jobs=2)
-        progress = CtrlC(digest, proxy)
         start = time.monotonic()
-        with pytest.raises(KeyboardInterrupt):
+        with CtrlC(digest, proxy) as progress, pytest.raises(KeyboardInterrupt):
             client.push_blobs([str(small), str(large)], jobs=2, progress=progress)
         assert time.monotonic() - start < BOUND
         sent_after = proxy.bytes_upstream - progress.upstream_at_interrupt
