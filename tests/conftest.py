@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from dxf.transport import observe
+from harness import figures
 from harness.hooks import Exchanges
 from harness.pki import PkiPaths, generate_pki
 from harness.proxy import FaultProxy
@@ -42,6 +43,11 @@ _repo_counter = itertools.count(1)
 # parsers. The properties themselves are unchanged.
 settings.register_profile("dxf", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("dxf")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep each run's outcomes and recorded figures (see :mod:`harness.figures`)."""
+    figures.pytest_configure(config)
 
 
 def _start(

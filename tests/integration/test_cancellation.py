@@ -22,6 +22,7 @@ import pytest
 
 import dxf
 from dxf import exceptions as ex
+from harness.figures import Record
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess
 
@@ -74,7 +75,9 @@ class CtrlC:
         assert self.handled.wait(BOUND), "the main thread never ran its SIGINT handler"
 
 
-def test_ctrl_c_stops_pull_blobs(registry_plain: RegistryProcess, repo_name: str, tmp_path: Path) -> None:
+def test_ctrl_c_stops_pull_blobs(
+    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path, record_property: Record
+) -> None:
     client = dxf.DXF(registry_plain.host, repo_name, insecure=True, retries=0, jobs=2)
     blobs = [os.urandom(1000), os.urandom(SIZE)]
     digests = [client.push_blob(data=b, digest=dxf.hash_bytes(b)) for b in blobs]
@@ -84,13 +87,14 @@ def test_ctrl_c_stops_pull_blobs(registry_plain: RegistryProcess, repo_name: str
     with CtrlC(digests[1]) as progress, pytest.raises(KeyboardInterrupt):
         client.pull_blobs(digests, str(out), jobs=2, progress=progress)
     assert time.monotonic() - start < BOUND
+    record_property("bytes received after Ctrl-C", f"{progress.after / MiB:.1f} of {SIZE // MiB} MiB")
     assert progress.sent and progress.after < SIZE // 4, progress.after
     assert digests[1].replace(":", "-") not in os.listdir(out)
     assert not [name for name in os.listdir(out) if name.startswith(".")]
 
 
 def test_ctrl_c_stops_push_blobs_and_completes_nothing(
-    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path
+    registry_plain: RegistryProcess, repo_name: str, tmp_path: Path, record_property: Record
 ) -> None:
     small, large = tmp_path / "small", tmp_path / "large"
     small.write_bytes(os.urandom(1000))
@@ -104,5 +108,6 @@ def test_ctrl_c_stops_push_blobs_and_completes_nothing(
         assert time.monotonic() - start < BOUND
         sent_after = proxy.bytes_upstream - progress.upstream_at_interrupt
     assert progress.sent and sent_after < SIZE // 3, sent_after
+    record_property("bytes sent after Ctrl-C", f"{sent_after / MiB:.1f} of {SIZE // MiB} MiB")
     with pytest.raises(ex.DXFNotFoundError):
         dxf.DXF(registry_plain.host, repo_name, insecure=True).blob_size(digest)

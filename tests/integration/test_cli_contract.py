@@ -29,6 +29,7 @@ from test_cli import DXF_SCRIPT, MISSING, child_env, fails, library_client, ok, 
 import dxf
 from dxf import exceptions as ex
 from dxf.main import ConfigError, doit
+from harness.figures import Record
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, free_port, harness_env
 
@@ -147,7 +148,7 @@ def test_signal_mid_download_leaves_no_temporary_file(
 
 
 def test_sigterm_keeps_the_resumable_part(
-    proxy: FaultProxy, big_blob: tuple[str, bytes], repo_name: str, tmp_path: Path
+    proxy: FaultProxy, big_blob: tuple[str, bytes], repo_name: str, tmp_path: Path, record_property: Record
 ) -> None:
     digest, data = big_blob
     out_dir = tmp_path / "out"
@@ -169,6 +170,7 @@ def test_sigterm_keeps_the_resumable_part(
     )
     assert done.returncode == 0, done.stderr
     assert os.listdir(out_dir) == ["blob"] and (out_dir / "blob").read_bytes() == data
+    record_property("kept for the next run", f"{received / MiB:.1f} MiB")
 
 
 # -- 6/7. closed and broken standard output -------------------------------------------------------------
@@ -311,7 +313,9 @@ def test_stdin_manifest_is_capped(env: dict[str, str], repo_name: str) -> None:
     assert "not valid JSON" in run(["get-alias", repo_name], env, stdin=b" " * (4 * MiB - 1) + b"x").err
 
 
-def test_stdin_manifest_memory_is_bounded(registry_plain: RegistryProcess, repo_name: str) -> None:
+def test_stdin_manifest_memory_is_bounded(
+    registry_plain: RegistryProcess, repo_name: str, record_property: Record
+) -> None:
     """256 MiB piped in: the command stops reading after 4 MiB + 1 byte."""
     env = child_env(registry_plain)
     child = subprocess.Popen(
@@ -333,6 +337,8 @@ def test_stdin_manifest_memory_is_bounded(registry_plain: RegistryProcess, repo_
     assert written < 64 * MiB  # the reader went away long before the end
     assert b"larger than 4 MiB" in err
     assert int(out) < 150 * 1024  # KiB of peak RSS (the interpreter and libraries take ~50 MiB)
+    record_property("piped before refusal", f"{written // MiB} of 256 MiB")
+    record_property("peak RSS", f"{int(out) / 1024:.0f} MiB")
 
 
 #: Runs the command given in argv as a child and prints its peak RSS in KiB (ru_maxrss).

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import dxf
+from harness.figures import Record
 from harness.proxy import FaultProxy
 
 JOBS = 32
@@ -22,7 +23,7 @@ IN_FLIGHT = 4
 
 @pytest.mark.slow
 def test_parallel_pushes_to_a_throttling_host_slow_down_together(
-    proxy: FaultProxy, repo_name: str, tmp_path: Path
+    proxy: FaultProxy, repo_name: str, tmp_path: Path, record_property: Record
 ) -> None:
     files = []
     for index in range(JOBS):
@@ -38,3 +39,5 @@ def test_parallel_pushes_to_a_throttling_host_slow_down_together(
             assert Path(name + ".back").read_bytes() == Path(name).read_bytes()
     # Threads on their own get one 429 each in the first burst alone (all but K of them).
     assert 0 < proxy.throttled < JOBS - IN_FLIGHT, proxy.stats()
+    record_property("completed", f"{len(digests)}/{JOBS}")
+    record_property("429s", proxy.throttled)

@@ -33,6 +33,7 @@ import requests
 
 import dxf
 from dxf.exceptions import DXFDigestMismatchError, DXFHTTPError
+from harness.figures import Record
 from harness.hooks import Exchanges
 from harness.proxy import FaultProxy
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, start_registry
@@ -139,6 +140,11 @@ def _requests(exchanges: Exchanges, host: str) -> list[tuple[str, str]]:
     return [(e.method, "upload" if "/blobs/uploads/" in e.url else "other") for e in exchanges.to(host)]
 
 
+def _mib(count: int) -> str:
+    """A byte count for the reliability table."""
+    return f"{count / MiB:.1f} MiB"
+
+
 def _leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -154,6 +160,7 @@ def test_push_resumes_after_cuts_at_random_offsets(
     payload: bytes,
     tmp_path: Path,
     exchanges: Exchanges,
+    record_property: Record,
 ) -> None:
     """20 pushes of 64 MiB (a resumable PATCH), each cut once upstream at a random offset.
 
@@ -170,6 +177,7 @@ def test_push_resumes_after_cuts_at_random_offsets(
     direct = _plain_client(registry_plain.host, repo_name)
     client = _plain_client(proxy.host, repo_name)
     body = memoryview(payload)[8:]
+    completed = restarts = most_resent = 0
     for i in range(PUSH_CUTS):
         header = rng.getrandbits(64).to_bytes(8, "big")  # a fresh blob each time
         with open(path, "r+b") as f:
@@ -207,6 +215,12 @@ def test_push_resumes_after_cuts_at_random_offsets(
         calls = _requests(exchanges, proxy.host)
         assert ("GET", "upload") in calls, f"{where}: the client never asked the session what it holds"
         assert calls.count(("POST", "upload")) <= 2, f"{where}: more than one restart: {calls}"
+        completed += 1
+        restarts += calls.count(("POST", "upload")) - 1
+        most_resent = max(most_resent, resent)
+    record_property("completed", f"{completed}/{PUSH_CUTS}")
+    record_property("restarted sessions", restarts)
+    record_property("most bytes re-sent", _mib(most_resent))
 
 
 # -- 2. downloads cut at random offsets ----------------------------------------------------------------
@@ -228,7 +242,7 @@ def big_blob(
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["to_file", "iterate"])
 def test_pull_resumes_after_cuts_at_random_offsets(
-    how: str, big_blob: tuple[str, str], proxy: FaultProxy, tmp_path: Path
+    how: str, big_blob: tuple[str, str], proxy: FaultProxy, tmp_path: Path, record_property: Record
 ) -> None:
     """20 pulls of 64 MiB, each cut once downstream at a random offset: same bytes, resumed.
 
@@ -246,6 +260,7 @@ def test_pull_resumes_after_cuts_at_random_offsets(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     target = out_dir / "blob"
+    completed = most_resent = 0
     for i in range(PULL_CUTS):
         offset = rng.randrange(MiB + 1, 63 * MiB)
         hard = i % 2 == 1
@@ -275,12 +290,18 @@ def test_pull_resumes_after_cuts_at_random_offsets(
             f"{where}: {resent} bytes received beyond the {BIG}-byte blob (allowed {slack}); "
             f"restarting from zero receives about {offset} again: the download was not resumed"
         )
+        completed += 1
+        most_resent = max(most_resent, resent)
+    record_property("completed", f"{completed}/{PULL_CUTS}")
+    record_property("most bytes received twice", _mib(most_resent))
 
 
 # -- 3. the registry restarts in the middle of a chunked upload ----------------------------------------
 
 
-def test_chunked_push_survives_a_registry_restart(repo_name: str, payload: bytes, tmp_path: Path) -> None:
+def test_chunked_push_survives_a_registry_restart(
+    repo_name: str, payload: bytes, tmp_path: Path, record_property: Record
+) -> None:
     """64 MiB pushed in 8 MiB PATCHes; the registry is killed and restarted (same port, storage and
     secret) from the progress callback once 24 MiB have been reported. The push completes."""
     registry = start_registry("plain", tmp_path / "registry")
@@ -314,6 +335,8 @@ def test_chunked_push_survives_a_registry_restart(repo_name: str, payload: bytes
         direct = _plain_client(registry.host, repo_name)
         assert direct.blob_size(digest) == BIG
         assert _pulled(direct, digest) == (expected, BIG)
+        record_property("completed", "1/1")
+        record_property("restarted at", _mib(restarted_at[0]))
     finally:
         registry.close()
 
@@ -325,6 +348,7 @@ def test_chunked_push_resumes_in_place_after_a_refused_patch(
     payload: bytes,
     tmp_path: Path,
     exchanges: Exchanges,
+    record_property: Record,
 ) -> None:
     """64 MiB in 8 MiB PATCHes; the proxy answers the 4th PATCH with 503 before the registry sees it.
     The session stays consistent, so the client continues *in the same session* from the 24 MiB the
@@ -341,12 +365,15 @@ def test_chunked_push_resumes_in_place_after_a_refused_patch(
     assert proxy.injected == 1 and len(delays) == 1
     assert calls.count(("POST", "upload")) == 1, calls
     assert calls.count(("PATCH", "upload")) == 9, calls  # 8 chunks + the refused one again
-    assert proxy.bytes_upstream - sent_before < BIG + 8 * MiB + SLACK_FIN
+    resent = proxy.bytes_upstream - sent_before - BIG
+    assert resent < 8 * MiB + SLACK_FIN
+    record_property("sessions", calls.count(("POST", "upload")))
+    record_property("bytes re-sent", _mib(resent))
     assert _pulled(_plain_client(registry_plain.host, repo_name), digest) == (digest, BIG)
 
 
 def test_stream_push_resumes_in_place_across_a_registry_restart(
-    repo_name: str, payload: bytes, tmp_path: Path, exchanges: Exchanges
+    repo_name: str, payload: bytes, tmp_path: Path, exchanges: Exchanges, record_property: Record
 ) -> None:
     """A stdin-style push (8 MiB PATCHes) whose registry is restarted between two PATCHes: the upload
     URL, signed with the unchanged ``http.secret``, still names the session, so the push continues in
@@ -369,6 +396,8 @@ def test_stream_push_resumes_in_place_across_a_registry_restart(
         assert digest == _sha256(payload)
         assert calls.count(("POST", "upload")) == 1, calls
         assert calls.count(("PATCH", "upload")) == 8, calls
+        record_property("sessions", 1)
+        record_property("chunks sent twice", 0)
         assert _pulled(_plain_client(registry.host, repo_name), digest) == (digest, BIG)
     finally:
         registry.close()
@@ -406,7 +435,9 @@ def _record_sleeps(client: dxf.DXF) -> list[float]:
     return delays
 
 
-def test_bursts_of_429_and_503_are_waited_out(proxy: FaultProxy, repo_name: str, tmp_path: Path) -> None:
+def test_bursts_of_429_and_503_are_waited_out(
+    proxy: FaultProxy, repo_name: str, tmp_path: Path, record_property: Record
+) -> None:
     """3 x 429 (``Retry-After: 1``) then 2 x 503 in front of a push and of a pull: both complete, and
     each 429 was followed by a wait of exactly the second its ``Retry-After`` asked for."""
     data = os.urandom(2 * MiB)
@@ -431,6 +462,8 @@ def test_bursts_of_429_and_503_are_waited_out(proxy: FaultProxy, repo_name: str,
     assert b"".join(_chunks(client, digest)) == data
     assert proxy.injected == 10 and proxy.pending_faults == 0
     assert len(delays) == 5 and delays[:3] == [1.0, 1.0, 1.0], delays
+    record_property("completed", "2/2")
+    record_property("refusals waited out", proxy.injected)
 
 
 def test_a_burst_longer_than_the_retry_budget_fails_with_its_status(
@@ -469,7 +502,11 @@ def test_a_burst_longer_than_the_retry_budget_fails_with_its_status(
 
 @pytest.mark.slow
 def test_token_expiring_during_a_long_upload(
-    short_token_registry: RegistryProcess, repo_name: str, payload: bytes, tmp_path: Path
+    short_token_registry: RegistryProcess,
+    repo_name: str,
+    payload: bytes,
+    tmp_path: Path,
+    record_property: Record,
 ) -> None:
     """A 32 MiB push in 4 MiB PATCHes, paced to last well over the 3 s a token lives: it completes
     with the right digest, and more than one push token was issued while it ran."""
@@ -505,6 +542,9 @@ def test_token_expiring_during_a_long_upload(
         and any("push" in scope.rsplit(":", 1)[-1].split(",") for scope in entry["scopes"])
     ]
     assert len(push_tokens) >= 2, token_server.requests_log
+    record_property("completed", "1/1")
+    record_property("upload time", f"{finished - started:.1f} s")
+    record_property("push tokens issued", len(push_tokens))
     checker = dxf.DXF(registry.host, repo_name, auth, tlsverify=registry.ca_bundle or True)
     assert checker.blob_size(digest) == len(data)
     assert _sha256(_chunks(checker, digest)) == digest
@@ -522,7 +562,7 @@ def blob_12mib(registry_plain: RegistryProcess, repo_name: str, payload: bytes) 
 
 
 def test_pull_blob_iteration_rejects_wrong_bytes(
-    proxy: FaultProxy, repo_name: str, blob_12mib: tuple[str, bytes]
+    proxy: FaultProxy, repo_name: str, blob_12mib: tuple[str, bytes], record_property: Record
 ) -> None:
     digest, data = blob_12mib
     client = _plain_client(proxy.host, repo_name)
@@ -535,10 +575,12 @@ def test_pull_blob_iteration_rejects_wrong_bytes(
     assert received == len(data)  # the length was right: only the digest can tell
     assert info.value.expected == digest
     assert info.value.got != info.value.expected and str(info.value.got).startswith("sha256:")
+    record_property("corrupt pulls caught", "1/1")
+    record_property("bytes corrupted", _mib(proxy.bytes_corrupted))
 
 
 def test_pull_blob_to_file_rejects_wrong_bytes_and_leaves_no_file(
-    proxy: FaultProxy, repo_name: str, blob_12mib: tuple[str, bytes], tmp_path: Path
+    proxy: FaultProxy, repo_name: str, blob_12mib: tuple[str, bytes], tmp_path: Path, record_property: Record
 ) -> None:
     digest, _data = blob_12mib
     client = _plain_client(proxy.host, repo_name)
@@ -551,6 +593,8 @@ def test_pull_blob_to_file_rejects_wrong_bytes_and_leaves_no_file(
     assert proxy.corrupted == 1
     assert info.value.expected == digest and info.value.got != digest
     assert _leftovers(out_dir) == []  # neither the target nor a .dxf-*.part temporary file
+    record_property("corrupt pulls caught", "1/1")
+    record_property("files left", 0)
 
 
 def test_cli_pull_blob_rejects_wrong_bytes_and_leaves_no_file(

@@ -1,0 +1,296 @@
+"""The README's reliability table: which failure dxf survives, the test that shows it, last run's figures.
+
+The scenarios and their tests are listed here (:data:`SCENARIOS`); the figures come from the last
+test run, which ``tests/harness/figures.py`` writes to ``.figures/last-run.json`` (each test's
+outcome and what it recorded with ``record_property``).
+
+    python scripts/reliability_table.py            # print the table from the last run
+    python scripts/reliability_table.py --check    # exit 1 unless every listed test ran and passed
+    python scripts/reliability_table.py --write README.md   # put the table between the markers
+
+``make test`` runs ``--check`` after the suite, so a test the table names that was renamed, removed,
+skipped or failing fails the build: the table cannot claim what the suite no longer shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LAST_RUN = ROOT / ".figures" / "last-run.json"
+START = "<!-- reliability table: made by scripts/reliability_table.py; edit the script, not the table -->"
+END = "<!-- end of reliability table -->"
+
+_INTEGRATION = "tests/integration/"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row: what goes wrong, what must hold, and the tests (``file::function``) that show it."""
+
+    name: str
+    holds: str
+    tests: tuple[str, ...]
+
+
+def _tests(module: str, *functions: str) -> tuple[str, ...]:
+    return tuple(f"{_INTEGRATION}{module}.py::{function}" for function in functions)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "Connection cut during a push",
+        "20 pushes of 64 MiB, each cut once (FIN or RST) at a random offset: all complete with the "
+        "right bytes, at most one new upload session each",
+        _tests("test_reliability", "test_push_resumes_after_cuts_at_random_offsets"),
+    ),
+    Scenario(
+        "Connection cut during a pull",
+        "20 pulls of 64 MiB to a file and 20 through the iterator, each cut once: same bytes, "
+        "continued with `Range` (never restarted from zero)",
+        _tests("test_reliability", "test_pull_resumes_after_cuts_at_random_offsets"),
+    ),
+    Scenario(
+        "Connection cut during a multi-connection pull",
+        "the broken segment alone is fetched again from its next byte; an interrupted pull from "
+        "S3-backed storage resumes where it stopped",
+        _tests("test_segmented", "test_a_broken_segment_is_retried_alone_from_its_own_next_byte")
+        + _tests("test_s3_registry", "test_an_interrupted_pull_resumes_from_s3"),
+    ),
+    Scenario(
+        "Registry restart mid-upload",
+        "the registry is killed and restarted during a chunked push and between two chunks of a "
+        "stdin push: both complete, the second in the same session",
+        _tests(
+            "test_reliability",
+            "test_chunked_push_survives_a_registry_restart",
+            "test_stream_push_resumes_in_place_across_a_registry_restart",
+        ),
+    ),
+    Scenario(
+        "Refused chunk, no chunked uploads",
+        "a PATCH answered 503 is continued in the same session from the registry's `Range`; a "
+        "registry refusing PATCH gets one monolithic PUT",
+        _tests(
+            "test_reliability",
+            "test_chunked_push_resumes_in_place_after_a_refused_patch",
+            "test_a_registry_refusing_patch_gets_one_put",
+        ),
+    ),
+    Scenario(
+        "429/503 storms",
+        "bursts are waited out (`Retry-After` honoured); one longer than the retry budget fails "
+        "with its status; 32 parallel pushes against a host that refuses above 4 in flight slow "
+        "down together",
+        _tests(
+            "test_reliability",
+            "test_bursts_of_429_and_503_are_waited_out",
+            "test_a_burst_longer_than_the_retry_budget_fails_with_its_status",
+        )
+        + _tests("test_host_budget", "test_parallel_pushes_to_a_throttling_host_slow_down_together"),
+    ),
+    Scenario(
+        "Token expiry mid-transfer",
+        "a push outliving its 3-second token gets a new one and completes",
+        _tests("test_reliability", "test_token_expiring_during_a_long_upload"),
+    ),
+    Scenario(
+        "Expired storage URL",
+        "a segment refused with 403 by S3 (an expired presigned URL) asks the registry for a fresh "
+        "redirect and the pull completes",
+        _tests("test_s3_registry", "test_a_segment_refused_by_storage_asks_the_registry_for_a_fresh_url"),
+    ),
+    Scenario(
+        "Wrong bytes",
+        "corrupted bytes fail the digest check and leave no file; a descriptor size that lies and "
+        "a body that never ends are stopped at the size",
+        _tests(
+            "test_reliability",
+            "test_pull_blob_iteration_rejects_wrong_bytes",
+            "test_pull_blob_to_file_rejects_wrong_bytes_and_leaves_no_file",
+            "test_cli_pull_blob_rejects_wrong_bytes_and_leaves_no_file",
+        )
+        + _tests(
+            "test_download_safety",
+            "test_a_descriptor_size_that_lies_is_an_error",
+            "test_a_server_streaming_forever_is_stopped_at_the_expected_size",
+        ),
+    ),
+    Scenario(
+        "Ctrl-C, SIGTERM, SIGHUP",
+        "parallel transfers stop within a chunk and complete nothing; a signalled download leaves "
+        "no temporary file, or its resumable part with `--resume`",
+        _tests(
+            "test_cancellation",
+            "test_ctrl_c_stops_pull_blobs",
+            "test_ctrl_c_stops_push_blobs_and_completes_nothing",
+        )
+        + _tests(
+            "test_cli_contract",
+            "test_signal_mid_download_leaves_no_temporary_file",
+            "test_sigterm_keeps_the_resumable_part",
+        ),
+    ),
+    Scenario(
+        "Two runs on one target",
+        "two resumed downloads into one file cannot interleave; a second process is refused while "
+        "the first holds the part file",
+        _tests(
+            "test_download_safety",
+            "test_two_threads_resuming_into_one_target_cannot_corrupt_it",
+            "test_a_second_process_fails_while_the_part_file_is_locked",
+        ),
+    ),
+    Scenario(
+        "File changing during a push",
+        "overwritten, truncated or appended mid-upload: the upload is abandoned, nothing stored",
+        _tests("test_push_changing_file", "test_file_changed_during_upload_fails_and_stores_nothing"),
+    ),
+    Scenario(
+        "Bad input",
+        "every command with wrong arguments or environment: one line, exit status, no traceback; "
+        "a 1 GiB manifest on stdin refused in bounded memory",
+        (
+            "tests/unit/test_cli_args.py::test_usage_errors",
+            *_tests(
+                "test_cli_contract",
+                "test_no_internal_errors",
+                "test_host_with_credentials_is_refused_before_any_request",
+                "test_stdin_manifest_memory_is_bounded",
+            ),
+        ),
+    ),
+    Scenario(
+        "Hostile server",
+        "pagination loops stop; oversized manifests, pages and token answers are refused past "
+        "their caps in bounded memory",
+        _tests(
+            "test_hostile_registry",
+            "test_catalog_link_back_to_a_seen_page_stops",
+            "test_tags_link_back_with_batch_size_stops",
+            "test_oversized_manifest_or_page_is_refused_in_bounded_memory",
+            "test_oversized_token_answer_is_refused",
+        ),
+    ),
+    Scenario(
+        "Wrong certificates",
+        "expired, other host name, self-signed: one line saying which and how to fix it",
+        _tests("test_certificates", "test_refused_certificate_is_one_clear_line"),
+    ),
+)
+
+
+def _matches(listed: str, nodeid: str) -> bool:
+    """``file::function`` covers the test itself and each of its parametrized cases."""
+    return nodeid == listed or (nodeid.startswith(listed + "[") and nodeid.endswith("]"))
+
+
+def _results(run: dict[str, Any], listed: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(nodeid, entry) for nodeid, entry in sorted(run["tests"].items()) if _matches(listed, nodeid)]
+
+
+def problems(run: dict[str, Any]) -> list[str]:
+    """Each listed test that did not run, or ran and did not pass."""
+    found = []
+    for scenario in SCENARIOS:
+        for listed in scenario.tests:
+            results = _results(run, listed)
+            if not results:
+                found.append(f"{listed}: not in the last run ({scenario.name})")
+            found += [
+                f"{nodeid}: {entry['outcome']} ({scenario.name})"
+                for nodeid, entry in results
+                if entry["outcome"] != "passed"
+            ]
+    return found
+
+
+def _case(nodeid: str) -> str:
+    match = re.search(r"\[(.*)\]$", nodeid)
+    return f"{match.group(1)}: " if match else ""
+
+
+def _figures(results: list[tuple[str, dict[str, Any]]]) -> str:
+    """``passed (3 cases)`` or the recorded figures of each case."""
+    described = [
+        _case(nodeid) + ", ".join(f"{key} {value}" for key, value in entry["properties"].items())
+        for nodeid, entry in results
+        if entry["properties"]
+    ]
+    passed = sum(entry["outcome"] == "passed" for _nodeid, entry in results)
+    if not results:
+        status = "not run"
+    elif len(results) == 1:
+        status = str(results[0][1]["outcome"])
+    else:
+        status = f"{passed}/{len(results)} passed"
+    return "; ".join([status, *described])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(run: dict[str, Any]) -> str:
+    """The table as Markdown, with a line saying which run its figures come from."""
+    lines = [
+        START,
+        f"Last run: {run['started']} to {run['finished']} UTC, {run['machine']}, Python {run['python']}.",
+        "",
+        "| scenario | what must hold | test | last run |",
+        "| --- | --- | --- | --- |",
+    ]
+    for scenario in SCENARIOS:
+        for index, listed in enumerate(scenario.tests):
+            name, holds = (scenario.name, scenario.holds) if index == 0 else ("", "")
+            test = listed.removeprefix("tests/")
+            figures = _figures(_results(run, listed))
+            lines.append(f"| {_cell(name)} | {_cell(holds)} | `{test}` | {_cell(figures)} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def replace_between_markers(document: str, table: str) -> str:
+    start, end = document.find(START), document.find(END)
+    if start < 0 or end < start:
+        raise ValueError("the README has no reliability table markers")
+    return document[:start] + table + document[end + len(END) :]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, default=LAST_RUN, help="the figures file (default: %(default)s)")
+    parser.add_argument("--check", action="store_true", help="fail unless every listed test ran and passed")
+    parser.add_argument("--write", type=Path, metavar="README", help="replace the table in this file")
+    args = parser.parse_args(argv)
+    try:
+        run = json.loads(args.run.read_text())
+    except (OSError, ValueError) as error:
+        print(f"reliability_table: cannot read the last run's figures: {error}", file=sys.stderr)
+        return 1
+    found = problems(run)
+    if found and (args.check or args.write):
+        print("reliability_table: the table names tests that did not pass in the last run:", file=sys.stderr)
+        for line in found:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    if args.check:
+        count = sum(len(scenario.tests) for scenario in SCENARIOS)
+        print(f"reliability table: all {count} listed tests ran and passed")
+        return 0
+    table = render(run)
+    if args.write:
+        args.write.write_text(replace_between_markers(args.write.read_text(), table))
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
