@@ -33,7 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.harness.proxy import FaultProxy  # noqa: E402
-from tests.harness.registry import RegistryProcess, harness_env, start_registry  # noqa: E402
+from tests.harness.registry import (  # noqa: E402
+    PASSWORD,
+    USERNAME,
+    RegistryProcess,
+    S3Storage,
+    harness_env,
+    start_registry,
+)
 
 WORK = ROOT / "bench" / ".work"
 PYDXF_VENV = WORK / "pydxf-venv"
@@ -549,6 +556,80 @@ def bench_wan(s: Setup, repeat: int) -> list[Result]:
     return results
 
 
+#: ``--only s3``: the blob store's link (between the client and S3, not between the client and the
+#: registry), shaped like the WAN rows: object stores cap each connection well below the link.
+S3_RATE = WAN_RATE
+S3_DELAY = WAN_DELAY
+
+
+def bench_s3(s: Setup, repeat: int) -> list[Result]:
+    """Pulls from a registry that keeps its blobs in S3 (issue 13, part 3): distribution's s3-aws
+    driver on a local moto server, with its redirects on, so every blob GET is answered with a 307 to
+    a presigned URL on the S3 host. A shaping proxy in front of S3 caps each connection at 16 MiB/s
+    and adds 20 ms per request; the registry itself (TLS, basic auth) is reached directly. curl
+    follows the redirect (``-L``, which does not send ``-u`` credentials to the other host), as do
+    python-dxf and dxf."""
+    sys.path.insert(0, str(ROOT / "tests"))  # tests/harness/s3.py imports its siblings as ``harness``
+    from tests.harness.pki import generate_pki
+    from tests.harness.s3 import MotoS3
+
+    repo = "bench/s3"
+    workdir = Path(tempfile.mkdtemp(prefix="s3-", dir=WORK))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, True)
+        s3 = stack.enter_context(MotoS3())
+        storage = stack.enter_context(FaultProxy("127.0.0.1", s3.port))
+        pki = generate_pki(workdir / "pki")
+        bucket = S3Storage(storage.url, s3.bucket)
+        registry = start_registry("basic", workdir / "registry", pki=pki, s3=bucket)
+        stack.callback(registry.close)
+        env = {**tool_env(registry), "DXF_PROGRESS": "0"}
+        pushed = subprocess.run(
+            [str(s.ours), "push-blob", repo, str(s.file)], env=env, capture_output=True, text=True, check=True
+        )
+        if pushed.stdout.strip() != s.digest:
+            raise RuntimeError(f"s3: push printed {pushed.stdout.strip()!r}, expected {s.digest}")
+        storage.shape(rate=S3_RATE, delay=S3_DELAY)
+        assert registry.ca_bundle is not None
+        url = f"{registry.url}/v2/{repo}/blobs/{s.digest}"
+        curl = ["curl", "-s", "-f", "-L", "--cacert", registry.ca_bundle, "-u", f"{USERNAME}:{PASSWORD}", url]
+
+        def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
+            def run(_: int) -> Sample:
+                out = s.out_dir / f"s3-{name}.bin"
+                out.unlink(missing_ok=True)
+                settle()
+                full = cmd if to_stdout else [*cmd, str(out)]
+                sample = run_measured(full, env, stdout_path=out if to_stdout else None, watch=registry.pid)
+                if out.stat().st_size != s.size:
+                    raise RuntimeError(f"s3 {name}: wrote {out.stat().st_size} bytes, expected {s.size}")
+                out.unlink()
+                return sample
+
+            return run
+
+        dxf_o = [str(s.ours), "pull-blob", repo, s.digest]
+        results = [
+            Result("s3: curl -L GET -o file", "s3", units=s.size),
+            Result("s3: python-dxf pull-blob > file", "s3", units=s.size),
+            Result("s3: dxf pull-blob -o file (default)", "s3", units=s.size),
+        ]
+        runs = [
+            pull("curl", [*curl, "-o"], to_stdout=False),
+            pull("pydxf", [str(s.theirs / "dxf"), "pull-blob", repo, s.digest], to_stdout=True),
+            pull("dxf-default", [*dxf_o, "-o"], to_stdout=False),
+        ]
+        for count in WAN_CONNECTIONS:
+            results.append(Result(f"s3: dxf pull-blob -o file --connections {count}", "s3", units=s.size))
+            runs.append(pull(f"dxf-{count}", [*dxf_o, "--connections", str(count), "-o"], to_stdout=False))
+        round_robin(results, repeat, runs)
+        heads = [h for h in storage.request_heads if b"\r\nuser-agent: dxf/" in h.lower()]
+        if any(b"\r\nauthorization:" in h.lower() for h in heads):
+            raise RuntimeError("s3: dxf sent the registry's Authorization header to the S3 host")
+        log(f"s3: {len(heads)} requests from dxf reached the S3 host, none with an Authorization header")
+    return results
+
+
 #: A verified pull with standard tools: download, then hash the file in a second pass.
 CURL_THEN_HASH = 'curl -s -f "$1" -o "$2" && sha256sum "$2" > /dev/null'
 
@@ -901,6 +982,8 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
         return by_name.get("curl GET -o file")
     if result.group == "wan":
         return by_name.get("wan: curl GET -o file")
+    if result.group == "s3":
+        return by_name.get("s3: curl -L GET -o file")
     if result.group.startswith("copy"):
         return next(
             (r for r in by_name.values() if r.group == result.group and r.name.startswith("skopeo")), None
@@ -910,7 +993,7 @@ def anchor_for(result: Result, by_name: dict[str, Result], push_anchor: Result |
 
 
 def throughput(result: Result) -> str:
-    if result.group in ("push", "pull", "iter", "copy-rr", "copy-rl", "wan"):
+    if result.group in ("push", "pull", "iter", "copy-rr", "copy-rl", "wan", "s3"):
         return f"{result.units / MIB / result.median:8.0f} MiB/s"
     if result.group.startswith("small") or result.group == "copy-many":
         return f"{result.units / result.median:8.0f} blob/s"
@@ -928,7 +1011,7 @@ def push_anchor_of(results: list[Result]) -> Result | None:
 def anchor_label(anchor: Result) -> str:
     if anchor.group == "push":
         return "curl PUT -T" if "-T" in anchor.name else "curl PUT --data-binary"
-    if anchor.group in ("pull", "wan"):
+    if anchor.group in ("pull", "wan", "s3"):
         return "curl GET"
     if anchor.group.startswith("copy"):
         return "skopeo"
@@ -1105,8 +1188,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="push,pull,iter,small,list,artifact,copy",
-        help="comma-separated subset of push,pull,iter,small,list,artifact,copy,wan (default: all but wan: "
-        "a pull through a shaping proxy at 16 MiB/s per connection and 20 ms per request)",
+        help="comma-separated subset of push,pull,iter,small,list,artifact,copy,wan,s3 (default: all but wan "
+        "and s3: pulls through a shaping proxy at 16 MiB/s per connection and 20 ms per request, from the "
+        "registry itself or from the S3 storage a registry redirects to)",
     )
     parser.add_argument(
         "--baseline",
@@ -1190,9 +1274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs = ensure_pydxf_venv()
     ours = our_dxf()
     # the big blob only for the parts that move it (creating 1 GiB costs time and disk)
-    path, digest = (
-        big_file(args.size_mib) if only & {"push", "pull", "iter", "copy", "wan"} else (Path(os.devnull), "")
-    )
+    moves_big_blob = {"push", "pull", "iter", "copy", "wan", "s3"}
+    path, digest = big_file(args.size_mib) if only & moves_big_blob else (Path(os.devnull), "")
     rss_via = "/usr/bin/time %M" if os.access(TIME_BIN, os.X_OK) else "os.wait4 ru_maxrss"
     log(f"size {args.size_mib} MiB, repeat {args.repeat}, {args.small_count} small blobs; RSS via {rss_via}")
 
@@ -1228,6 +1311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += bench_small(setup, args.repeat, args.small_count)
             if "wan" in only:
                 results += bench_wan(setup, args.repeat)
+            if "s3" in only:
+                results += bench_s3(setup, args.repeat)
             if "list" in only:
                 results += bench_list_aliases(setup, 4 if args.quick else 10)
             if "artifact" in only:
