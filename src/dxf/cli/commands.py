@@ -545,12 +545,15 @@ def _auth_callback(settings: Settings) -> Any:
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "tlsverify": settings.tlsverify,
         "timeout": settings.timeout,
         "retries": settings.retries,
         "cert": settings.cert,
     }
+    if settings.host_requests is not None:  # DXF_HOST_REQUESTS; else the module's default
+        options["host_requests"] = settings.host_requests
+    return options
 
 
 def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> DXFBase:
