@@ -179,6 +179,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "Listing at scale",
+        "10,000 tags and 1,000 repositories (the catalog in pages of 100) of a real registry listed "
+        "complete; 100 `Link` pages followed, each printed before the next is asked for, in memory "
+        "that does not grow with the count",
+        _tests(
+            "test_listing_at_scale",
+            "test_list_aliases_prints_10000_tags_of_a_real_registry_in_its_order",
+            "test_list_repos_pages_through_1000_repositories_of_a_real_registry",
+            "test_the_command_follows_100_link_pages_of_100_names",
+            "test_the_first_page_is_printed_before_the_next_one_is_served",
+            "test_listing_memory_does_not_grow_with_the_number_of_names",
+        ),
+    ),
+    Scenario(
         "Wrong certificates",
         "expired, other host name, self-signed: one line saying which and how to fix it",
         _tests("test_certificates", "test_refused_certificate_is_one_clear_line"),

@@ -15,6 +15,7 @@ client to change verification). They are kept as documented aliases of our inter
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,7 +35,7 @@ from .exceptions import (
 )
 from .journal import UploadJournal, default_directory
 from .layout import OCILayout, layouts_under
-from .layout_repository import LayoutRepository, layout_root
+from .layout_repository import LAYOUT_PAGE, LayoutRepository, in_pages, layout_root
 from .manifest import (
     DOCKER_MANIFEST_V2,
     ImageManifest,
@@ -122,6 +123,7 @@ class RepositoryHandle(Protocol):
         self, reference: str, manifest_digest: Digest, subject: Digest | None = None
     ) -> None: ...
     def tags(self, batch_size: int | None = None) -> Iterator[str]: ...
+    def tag_pages(self, batch_size: int | None = None) -> Iterator[list[str]]: ...
 
 
 T = TypeVar("T", bound="DXFBase")
@@ -305,17 +307,22 @@ class DXFBase:
     def list_repos(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Repository names in the registry (all pages); an iterator with ``iterate=True``. For
         ``oci:PATH``, the layouts under ``PATH``."""
+        it = itertools.chain.from_iterable(self.repo_pages(batch_size))
+        return it if iterate else list(it)
+
+    def repo_pages(self, batch_size: int | None = None) -> Iterator[list[str]]:
+        """New: :meth:`list_repos` page by page, each list as the registry sent it (``batch_size``
+        asks for that many names a page), the next page requested only when this one is consumed.
+        For ``oci:PATH``, the layouts under ``PATH`` in pages of ``batch_size`` (default 100)."""
         if self._layout_root is not None:
-            names = layouts_under(self._layout_root)
-            return names if iterate else list(names)
-        it = self._registry.paginate(
+            return in_pages(layouts_under(self._layout_root), batch_size or LAYOUT_PAGE)
+        return self._registry.pages(
             self._registry.catalog_url(),
             "repositories",
             repo=None,
             on_unauthorized=self._on_unauthorized,
             batch_size=batch_size,
         )
-        return it if iterate else list(it)
 
     def api_version_check(self) -> tuple[str, requests.Response]:
         """GET ``/v2/``: the body as text and the response."""
@@ -722,8 +729,14 @@ class DXF(DXFBase):
 
     def list_aliases(self, batch_size: int | None = None, iterate: bool = False) -> list[str] | Iterator[str]:
         """Tags in this repository (all pages); an iterator with ``iterate=True``."""
-        it = self._handle.tags(batch_size)
+        it = itertools.chain.from_iterable(self.alias_pages(batch_size))
         return it if iterate else list(it)
+
+    def alias_pages(self, batch_size: int | None = None) -> Iterator[list[str]]:
+        """New: :meth:`list_aliases` page by page, each list as the registry sent it (``batch_size``
+        asks for that many a page; distribution 2.8 ignores it and sends every tag at once), the
+        next page requested only when this one is consumed."""
+        return self._handle.tag_pages(batch_size)
 
     # -- OCI artifacts and referrers (new; see dxf.artifact) ---------------------------------------
     def push_artifact(

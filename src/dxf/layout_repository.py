@@ -29,6 +29,8 @@ from .transfer import Progress
 
 #: ``DXF_HOST`` / ``DXF(host=...)`` prefix that names a directory of layouts instead of a registry.
 OCI_HOST_PREFIX = "oci:"
+#: Names in one page of a layout listing (distribution's default page size for its catalog).
+LAYOUT_PAGE = 100
 
 
 def layout_root(host: str) -> str | None:
@@ -36,6 +38,18 @@ def layout_root(host: str) -> str | None:
     if isinstance(host, str) and host.startswith(OCI_HOST_PREFIX) and len(host) > len(OCI_HOST_PREFIX):
         return host[len(OCI_HOST_PREFIX) :]
     return None
+
+
+def in_pages(names: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``names`` in lists of ``size`` (the last one shorter, none empty), read as they are needed."""
+    page: list[str] = []
+    for name in names:
+        page.append(name)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,11 @@ class LayoutRepository:
     def tags(self, batch_size: int | None = None) -> Iterator[str]:
         del batch_size
         return self.layout.tags()
+
+    def tag_pages(self, batch_size: int | None = None) -> Iterator[list[str]]:
+        """The aliases in pages of ``batch_size`` (default :data:`LAYOUT_PAGE`), as a registry
+        sends them, so the command prints a layout's aliases as it prints a registry's."""
+        return in_pages(self.layout.tags(), batch_size or LAYOUT_PAGE)
 
     def gc(self) -> list[tuple[Digest, int]]:
         """Remove what nothing references; see :meth:`OCILayout.gc`."""

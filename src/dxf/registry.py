@@ -8,6 +8,7 @@ Every request goes through :meth:`Registry.request`, which looks up what its ans
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -184,6 +185,39 @@ class Registry:
         )
 
     # -- pagination ------------------------------------------------------------------------------
+    def pages(
+        self,
+        url: str,
+        key: str,
+        *,
+        repo: str | None,
+        on_unauthorized: UnauthorizedHook | None,
+        batch_size: int | None,
+    ) -> Iterator[list[Any]]:
+        """Follow ``Link: <...>; rel="next"`` through every page, yielding each page's ``body[key]``.
+
+        One page is requested only when the previous one has been consumed, and nothing of it is
+        kept afterwards, so a listing of any length holds one page at a time (each read up to
+        :data:`~dxf.limits.MAX_PAGE_SIZE`). Next links are resolved against the current page and
+        must stay on the registry's origin; one back to a page already read raises
+        :class:`DXFProtocolError` before that page is read again (it would loop forever).
+        """
+        next_url: str | None = self.with_query(url, n=str(batch_size)) if batch_size else url
+        trail = PageTrail()
+        while next_url:
+            trail.add(next_url)
+            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
+            body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
+            link = response.headers.get("Link")
+            del response  # the page's bytes go now, not when the next page has arrived
+            page = body.get(key) if isinstance(body, dict) else None
+            del body
+            yield page if isinstance(page, list) else []
+            del page
+            next_url = self.next_link(next_url, link)
+            if next_url is not None and next_url in trail:
+                raise DXFProtocolError("the registry's next-page link points back to a page already read")
+
     def paginate(
         self,
         url: str,
@@ -193,22 +227,9 @@ class Registry:
         on_unauthorized: UnauthorizedHook | None,
         batch_size: int | None,
     ) -> Iterator[str]:
-        """Follow ``Link: <...>; rel="next"`` through every page, yielding ``body[key]`` items.
-
-        Next links are resolved against the current page and must stay on the registry's origin; one
-        back to a page already read raises :class:`DXFProtocolError` (it would loop forever). Each
-        page is read up to :data:`~dxf.limits.MAX_PAGE_SIZE`.
-        """
-        next_url: str | None = self.with_query(url, n=str(batch_size)) if batch_size else url
-        seen: set[str] = set()
-        while next_url:
-            seen.add(next_url)
-            response = self.request("GET", next_url, repo=repo, on_unauthorized=on_unauthorized, stream=True)
-            body = _json_page(read_capped(response, MAX_PAGE_SIZE, "a tag or catalog page"))
-            yield from (body.get(key) or []) if isinstance(body, dict) else []
-            next_url = self.next_link(next_url, response.headers.get("Link"))
-            if next_url in seen:
-                raise DXFProtocolError("the registry's next-page link points back to a page already read")
+        """The items of every page of :meth:`pages`, one by one."""
+        for page in self.pages(url, key, repo=repo, on_unauthorized=on_unauthorized, batch_size=batch_size):
+            yield from page
 
     @staticmethod
     def next_link(current: str, link: str | None) -> str | None:
@@ -223,6 +244,33 @@ class Registry:
         if not same_origin(current, target):
             raise DXFSecurityError("refusing a pagination link to another origin")
         return target
+
+
+class PageTrail:
+    """The pages a listing has read, to stop a ``Link`` that leads back to one of them.
+
+    It keeps a 16-byte BLAKE2b digest of each page's URL, not the URL, so it costs a fixed
+    ~100 bytes a page however long the server makes its links: a listing of a million names
+    in pages of 100 (10,000 pages) keeps about 1 MB here. A constant-memory cycle finder (Floyd's
+    or Brent's) was the alternative; it notices a loop only after walking it again, so the names
+    of the repeated pages would be printed twice before the error, which this trail never does.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+
+    @staticmethod
+    def _key(url: str) -> bytes:
+        return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def add(self, url: str) -> None:
+        self._seen.add(self._key(url))
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and self._key(url) in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def _json_page(content: bytes) -> Any:

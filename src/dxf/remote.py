@@ -301,7 +301,12 @@ class RemoteRepository:
 
     def tags(self, batch_size: int | None = None) -> Iterator[str]:
         """Every tag, following the registry's pages (end-8a/8b)."""
-        return self.registry.paginate(
+        for page in self.tag_pages(batch_size):
+            yield from page
+
+    def tag_pages(self, batch_size: int | None = None) -> Iterator[list[str]]:
+        """Every page of tags as the registry sends it (see :meth:`Registry.pages`)."""
+        return self.registry.pages(
             self.registry.tags_url(self.path),
             "tags",
             repo=self.path,

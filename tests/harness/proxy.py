@@ -40,7 +40,9 @@ link itself, not synchronisation: results never depend on them, only durations d
 
 :meth:`FaultProxy.throttle_above` plays a rate-limited registry: a request that arrives while ``k``
 requests are already in flight (forwarded, their response not yet complete) is answered with 429
-by the proxy itself (``throttled`` counts them; ``peak_in_flight`` is the most forwarded at once).
+by the proxy itself (``throttled`` counts them; ``peak_in_flight`` is the most forwarded at once,
+each counted from its forwarded head until its response's last bytes are passed on, whether or not
+``throttle_above`` is in force).
 
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
 delimited by close), that direction of that connection just passes bytes through (and is
@@ -413,9 +415,13 @@ class _Connection:
                     with contextlib.suppress(OSError):
                         self.client.shutdown(socket.SHUT_WR)
                     return
-                for kind, chunk in framer.feed(data):
-                    if kind == "end":
-                        self.proxy._finished(self, 1)
+                events = framer.feed(data)
+                # A response stops counting as in flight before its last bytes leave: once the
+                # client has them it may send its next request, which must not find it counted.
+                ends = sum(1 for kind, _chunk in events if kind == "end")
+                if ends:
+                    self.proxy._finished(self, ends)
+                for kind, chunk in events:
                     if kind == "head":
                         out = self.proxy._rewrite_head(chunk)
                         self.corrupt_keep, self.corrupt_counted = None, False  # a new response

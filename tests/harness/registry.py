@@ -251,6 +251,7 @@ def _config_text(
     client_cas: Path | None = None,
     storage_redirect: str | None = None,
     s3: S3Storage | None = None,
+    catalog_maxentries: int | None = None,
 ) -> str:
     lines = [
         "version: 0.1",
@@ -298,6 +299,10 @@ def _config_text(
             f"    issuer: {_yaml_str(token_server.issuer)}",
             f"    rootcertbundle: {_yaml_str(pki.issuer_cert)}",
         ]
+    if catalog_maxentries is not None:
+        # distribution pages /v2/_catalog only up to this many names a page (and caps ``n`` at it),
+        # answering a ``Link`` to the next page; its tags/list ignores ``n`` and sends every tag.
+        lines += ["catalog:", f"  maxentries: {catalog_maxentries}"]
     if storage_redirect is not None:
         # distribution's storage middleware "redirect": blob GETs/HEADs are answered with a 307 to
         # <baseurl><path in the storage driver>. (storage.redirect.disable must not be set.)
@@ -345,6 +350,7 @@ def start_registry(
     log_level: str = "warn",
     storage_redirect: str | None = None,
     s3: S3Storage | None = None,
+    catalog_maxentries: int | None = None,
 ) -> RegistryProcess:
     """Create config, storage and credentials under ``workdir`` and start a registry.
 
@@ -356,7 +362,8 @@ def start_registry(
     (a base URL) turns on distribution's ``redirect`` storage middleware: blob reads are answered
     with a redirect to ``<base URL><path under workdir/storage>`` (serve it with
     :class:`harness.storage.StorageServer`). ``s3`` keeps the blobs in an S3 bucket instead (see
-    :mod:`harness.s3`), with the driver's redirects to presigned URLs on.
+    :mod:`harness.s3`), with the driver's redirects to presigned URLs on. ``catalog_maxentries``
+    sets distribution's ``catalog.maxentries``: the most repository names one catalog page holds.
     """
     if mode not in MODES + EXTRA_MODES:
         raise ValueError(f"unknown registry mode {mode!r}; expected one of {MODES + EXTRA_MODES}")
@@ -410,6 +417,7 @@ def start_registry(
                 client_cas=pki.ca_cert if mode == "mtls" and pki is not None else None,
                 storage_redirect=storage_redirect,
                 s3=s3,
+                catalog_maxentries=catalog_maxentries,
             )
         )
         registry = RegistryProcess(

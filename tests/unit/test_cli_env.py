@@ -104,6 +104,14 @@ def test_timeout_must_be_finite_and_bounded(value: str) -> None:
     assert read_settings({**HOST, "DXF_TIMEOUT": str(MAX_TIMEOUT)}).timeout == MAX_TIMEOUT
 
 
+def test_host_requests_is_a_positive_integer_or_the_module_default() -> None:
+    assert read_settings({**HOST, "DXF_HOST_REQUESTS": " 3 "}).host_requests == 3
+    assert read_settings({**HOST, "DXF_HOST_REQUESTS": ""}).host_requests is None
+    assert read_settings(HOST).host_requests is None
+    with pytest.raises(ConfigError, match=r"^DXF_HOST_REQUESTS must be a positive integer, not '0'$"):
+        read_settings({**HOST, "DXF_HOST_REQUESTS": "0"})
+
+
 # -- arguments checked before any transfer -------------------------------------------------------------
 @pytest.mark.parametrize(
     ("command", "args", "message"),

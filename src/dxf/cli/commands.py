@@ -403,18 +403,24 @@ class Runner:
             _stdout().write(json.dumps(manifest, sort_keys=True) if isinstance(manifest, dict) else manifest)
 
     def cmd_list_aliases(self, _args: list[str]) -> None:
-        self._names(self.dxf.list_aliases(iterate=True))
+        self._names(self.dxf.alias_pages())
 
     def cmd_list_repos(self, _args: list[str]) -> None:
-        self._names(self.base.list_repos(iterate=True))
+        self._names(self.base.repo_pages())
 
-    def _names(self, names: Iterable[str]) -> None:
-        """One name per line as the pages arrive, or with ``--json`` one array of them all."""
+    def _names(self, pages: Iterable[list[str]]) -> None:
+        """One name per line, each page written and flushed as it arrives (before the next one is
+        asked for), so a reader sees the first names while the registry still pages and memory
+        holds one page however long the listing; with ``--json`` one array of them all, as a
+        document is printed only once the whole result is known."""
         if self.inv.json:
-            _json_document(list(names))
+            _json_document([name for page in pages for name in page])
             return
-        for name in names:
-            _line(name)
+        stdout = _stdout()
+        for page in pages:
+            if page:
+                stdout.write("".join(f"{name}\n" for name in page))
+                stdout.flush()
 
     # -- OCI artifacts and referrers -------------------------------------------------------------
     def cmd_push_artifact(self, args: list[str]) -> None:
@@ -539,12 +545,15 @@ def _auth_callback(settings: Settings) -> Any:
 
 
 def _client_options(settings: Settings) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "tlsverify": settings.tlsverify,
         "timeout": settings.timeout,
         "retries": settings.retries,
         "cert": settings.cert,
     }
+    if settings.host_requests is not None:  # DXF_HOST_REQUESTS; else the module's default
+        options["host_requests"] = settings.host_requests
+    return options
 
 
 def make_client(inv: Invocation, settings: Settings, environ: Mapping[str, str]) -> DXFBase:

@@ -43,6 +43,7 @@ class Settings:
     retries: int | None
     chunk_size: int | None
     connections: int | None
+    host_requests: int | None
     platform: str | None
     blob_info: bool
     state_dir: str
@@ -161,6 +162,7 @@ def read_settings(environ: Mapping[str, str], host: str | None = None) -> Settin
         retries=_positive_number(environ, "DXF_RETRIES", int, 0),
         chunk_size=_positive_number(environ, "DXF_CHUNK_SIZE", int, 1),
         connections=_positive_number(environ, "DXF_CONNECTIONS", int, 1),
+        host_requests=_positive_number(environ, "DXF_HOST_REQUESTS", int, 1),
         platform=environ.get("DXF_PLATFORM") or None,
         blob_info=_flag(environ, "DXF_BLOB_INFO"),
         state_dir=default_directory(environ),

@@ -41,6 +41,8 @@ environment:
                      their results are printed as one JSON object keyed by platform
   DXF_TIMEOUT        seconds to wait for the registry to connect or answer (at most a year)
   DXF_CONNECTIONS    connections one large blob download may use (default 4)
+  DXF_HOST_REQUESTS  requests kept in flight to the registry at once, all transfers
+                     together (default 16; lowered by itself after a 429)
   DXF_RETRIES        how many times a failed request is retried (0: never)
   DXF_DEBUG          yes: print a traceback on failure (as --debug)
   DXF_CERT           TLS client certificate (PEM; with its key unless DXF_KEY is set)

@@ -325,7 +325,8 @@ COMMANDS: tuple[Command, ...] = (
         "list-aliases",
         "<repo>",
         "list the aliases in a repository",
-        "Print every alias in <repo>, one per line.",
+        "Print every alias in <repo>, one per line, following the registry's pages; each page is "
+        "printed as it arrives.",
         max_args=0,
         json=True,
     ),
@@ -360,7 +361,8 @@ COMMANDS: tuple[Command, ...] = (
         "list-repos",
         "",
         "list the repositories in the registry",
-        "Print every repository in the registry, one per line (not every registry allows this).",
+        "Print every repository in the registry, one per line (not every registry allows this), "
+        "following the registry's pages; each page is printed as it arrives.",
         max_args=0,
         target="registry",
         json=True,
