@@ -64,6 +64,10 @@ class DXFUnexpectedError(DXFError):
         self.got = got
         self.expected = expected
 
+    def __str__(self) -> str:
+        # python-dxf's base class printed nothing; its subclasses (and ours) say which value it was.
+        return f"expected {self.expected}, got {self.got}"
+
 
 class DXFUnexpectedStatusCodeError(DXFUnexpectedError):
     """The registry answered with a status code we did not expect."""
