@@ -104,7 +104,8 @@ def test_resume_refuses_a_206_that_starts_elsewhere(
         line = done.one_line_failure()
         assert f"asked for the blob from byte {HELD}" in line and "starts at byte 0" in line
         assert server.ranged == 1
-        assert not target.exists() and part.read_bytes() == BLOB[:HELD]  # kept, nothing appended
+        kept = part.read_bytes()
+        assert not target.exists() and kept == BLOB[:HELD]  # kept, nothing appended
         server.lie = lambda _first, _last: None  # the server turns honest: the part is still good
         assert run_dxf(argv, _env(server.host)).returncode == 0
     assert target.read_bytes() == BLOB and not part.exists()
@@ -154,10 +155,11 @@ def test_a_200_answered_to_a_resume_is_not_appended(
     with BlobStub(BLOB, lambda _first, _last: whole) as server:
         done = run_dxf(["pull-blob", REPO, server.digest, "-o", str(target), "--resume"], _env(server.host))
         assert done.returncode == 0, done.stderr
-        assert server.ranged == 1
+        ranged = server.ranged
+    assert ranged == 1
     assert target.read_bytes() == BLOB and not part.exists()
     record_property("completed", "1/1")
-    record_property("bytes_skipped", HELD)
+    record_property("ranged_requests", ranged)
 
 
 @pytest.mark.parametrize(
