@@ -158,6 +158,27 @@ def test_an_endless_error_body_is_read_within_its_cap(
     record_property("body_bytes_produced", flood.produced)
 
 
+@pytest.mark.parametrize("operation", ["pull-blob", "del-blob"])
+def test_an_endless_401_body_is_read_within_its_cap(
+    operation: str, record_property: Callable[[str, object], None]
+) -> None:
+    """A 401 with no credentials to answer it: the challenge's body is not read whole either."""
+    flood = Flood(401, True, False)
+
+    def answer(_request: StubRequest) -> Reply:
+        reply = flood.reply()
+        reply.headers["WWW-Authenticate"] = 'Basic realm="stub"'
+        return reply
+
+    with StubServer(answer) as server:
+        client = dxf.DXF(server.host, REPO, insecure=True, retries=0)
+        error, peak = _peak_while(lambda: OPERATIONS[operation][1](client))
+    assert type(error) is ex.DXFUnauthorizedError, error
+    assert peak < 8 * MIB and flood.produced < flood.served * 16 * MIB, (peak, flood.produced)
+    record_property("peak_traced_mib", round(peak / MIB, 1))
+    record_property("body_bytes_produced", flood.produced)
+
+
 def test_an_error_body_within_the_cap_keeps_its_details() -> None:
     """The cap drops details only past it: a registry's ordinary error still says why."""
     body = b'{"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to registry"}]}'

@@ -162,6 +162,21 @@ def test_a_200_answered_to_a_resume_is_not_appended(
     record_property("ranged_requests", ranged)
 
 
+def test_a_416_claiming_the_part_already_holds_everything_is_not_believed(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """416 to ``Range: bytes=<held>-`` means "nothing is left": the part is then checked as the whole
+    blob, which it is not, so nothing gets the target's name."""
+    target = tmp_path / "out.bin"
+    _leave_part(target, BLOB)
+    nothing_left = Reply(416, {"Content-Range": f"bytes */{HELD}"}, b"")
+    with BlobStub(BLOB, lambda _first, _last: nothing_left) as server:
+        done = run_dxf(["pull-blob", REPO, server.digest, "-o", str(target), "--resume"], _env(server.host))
+    assert "content does not match its digest" in done.one_line_failure()
+    assert os.listdir(tmp_path) == []
+    record_property("exit_code", done.returncode)
+
+
 @pytest.mark.parametrize(
     "header",
     [
