@@ -167,15 +167,72 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
-        "Hostile server",
-        "pagination loops stop; oversized manifests, pages and token answers are refused past "
-        "their caps in bounded memory",
+        "Hostile server: loops",
+        "pagination `Link`s back to a page already read, blob redirects to themselves, in a circle or "
+        "without end, a token realm redirecting in a loop: each stops with one clear error",
         _tests(
             "test_hostile_registry",
             "test_catalog_link_back_to_a_seen_page_stops",
             "test_tags_link_back_with_batch_size_stops",
+            "test_command_reports_a_pagination_loop_in_one_line",
+        )
+        + _tests(
+            "test_hostile_redirects",
+            "test_a_blob_redirect_loop_stops_at_the_hop_limit",
+            "test_the_command_reports_a_redirect_loop_in_one_line",
+            "test_a_token_realm_that_redirects_in_a_loop_stops",
+        ),
+    ),
+    Scenario(
+        "Hostile server: floods",
+        "a 100 MiB manifest or tag page, a 10 MiB token answer, endless error bodies (JSON or not, "
+        "retried, from the token server): refused past their caps in bounded memory, one line",
+        _tests(
+            "test_hostile_registry",
             "test_oversized_manifest_or_page_is_refused_in_bounded_memory",
             "test_oversized_token_answer_is_refused",
+            "test_a_10_mib_token_answer_is_refused_in_one_line",
+        )
+        + _tests(
+            "test_hostile_error_bodies",
+            "test_an_endless_error_body_is_read_within_its_cap",
+            "test_an_endless_401_body_is_read_within_its_cap",
+            "test_retried_error_answers_are_each_read_within_the_cap",
+            "test_the_command_reports_an_endless_error_body_in_one_line",
+            "test_an_endless_token_server_error_is_read_within_its_cap",
+        ),
+    ),
+    Scenario(
+        "Hostile server: lying ranges",
+        "a `206` for another range or total, an unparseable `Content-Range`, a `200` to a ranged "
+        "request, a false `416`: nothing wrong is written, a `--resume` part keeps what it held",
+        _tests(
+            "test_hostile_ranges",
+            "test_resume_refuses_a_206_that_starts_elsewhere",
+            "test_resume_refuses_a_206_whose_total_is_not_the_blob_size",
+            "test_a_200_answered_to_a_resume_is_not_appended",
+            "test_a_416_claiming_the_part_already_holds_everything_is_not_believed",
+            "test_an_unparseable_content_range_is_refused",
+            "test_a_segment_answered_with_another_range_is_not_written",
+            "test_a_download_over_connections_whose_every_range_lies_fails_cleanly",
+        ),
+    ),
+    Scenario(
+        "Hostile server: other lies",
+        "a body shorter than its `Content-Length`, a `Docker-Content-Digest` that is not the "
+        "manifest's, an upload `Location` on another host, token answers without a token, a plain-http "
+        "realm: refused with one clear line, credentials kept home",
+        _tests(
+            "test_hostile_lies",
+            "test_a_body_shorter_than_its_content_length_keeps_a_good_part",
+            "test_a_manifest_shorter_than_its_content_length_is_an_error",
+            "test_a_docker_content_digest_that_is_not_the_manifests_is_refused",
+            "test_an_upload_location_on_another_host_is_refused",
+        )
+        + _tests(
+            "test_hostile_registry",
+            "test_a_token_answer_without_a_token_is_one_clear_error",
+            "test_a_plain_http_realm_on_an_https_registry_is_refused",
         ),
     ),
     Scenario(
@@ -230,13 +287,35 @@ def _case(nodeid: str) -> str:
     return f"{match.group(1)}: " if match else ""
 
 
+def _label(key: str) -> str:
+    """``peak_rss_mib`` reads as ``peak rss mib``."""
+    return key.replace("_", " ")
+
+
+def _each(properties: dict[str, Any]) -> str:
+    return ", ".join(f"{_label(key)} {value}" for key, value in properties.items())
+
+
+def _summary(key: str, values: list[Any]) -> str:
+    """One figure over several cases: the value they share, a range of numbers, or a few values."""
+    if all(isinstance(v, int | float) for v in values):
+        low, high = min(values), max(values)
+        return f"{_label(key)} {low}" if low == high else f"{_label(key)} {low}-{high}"
+    distinct = list(dict.fromkeys(str(v) for v in values))
+    shown = " / ".join(distinct) if len(distinct) <= 3 else f"varied ({len(distinct)} values)"
+    return f"{_label(key)} {shown}"
+
+
 def _figures(results: list[tuple[str, dict[str, Any]]]) -> str:
-    """``passed (3 cases)`` or the recorded figures of each case."""
-    described = [
-        _case(nodeid) + ", ".join(f"{key} {value}" for key, value in entry["properties"].items())
-        for nodeid, entry in results
-        if entry["properties"]
-    ]
+    """``1/1 passed`` (``3/3 passed`` for parametrized cases) and what the cases recorded: each case's
+    figures when there are at most three cases, else each figure summed up over the cases."""
+    recorded = [(nodeid, entry["properties"]) for nodeid, entry in results if entry["properties"]]
+    if len(recorded) <= 3:
+        described = [_case(n) + _each(props) for n, props in recorded]
+    else:
+        keys = list(dict.fromkeys(key for _nodeid, props in recorded for key in props))
+        values = {key: [props[key] for _nodeid, props in recorded if key in props] for key in keys}
+        described = [", ".join(_summary(key, values[key]) for key in keys)]
     passed = sum(entry["outcome"] == "passed" for _nodeid, entry in results)
     if not results:
         status = "not run"

@@ -322,8 +322,7 @@ def _read_token_answer(response: Any, scopes: Sequence[str], received_at: float)
     """The token in a token server's answer (read within :data:`MAX_TOKEN_RESPONSE_SIZE`); its
     refusals as our errors (401: :class:`DXFUnauthorizedError`)."""
     if not statuses.TOKEN_ANSWER.accepts(response):
-        response.content  # noqa: B018 - read now for the error message, releasing the connection
-        raise error_for_response(response, "token server")
+        raise error_for_response(response, "token server")  # reads the body within its cap
     content = read_capped(response, MAX_TOKEN_RESPONSE_SIZE, "the token server's answer")
     try:
         body = json.loads(content)

@@ -37,12 +37,15 @@ import requests
 from . import statuses
 from .digest import READ_SIZE, Digest
 from .exceptions import (
+    MAX_DETAIL_CHARS,
+    DXFContentRangeError,
     DXFDigestMismatchError,
     DXFRangeIgnoredError,
     DXFSizeMismatchError,
     DXFTransferCancelledError,
+    printable,
 )
-from .limits import header_int
+from .limits import content_range, header_int
 from .segments import SegmentedDownload, verify_hash, worth_segmenting
 from .statuses import Outcome
 from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
@@ -150,9 +153,10 @@ class BlobReader:
         self._url = repo.blob_url(digest)
         self._offset = offset
         self._seed = seed if seed is not None else digest.hasher()
+        self._known_size = expected_size
         self._response, self._outcome, declared = self._open(offset)
         try:
-            self.size = _agreed_size(declared, expected_size)
+            self.size = self._known_size = _agreed_size(declared, expected_size)
         except BaseException:
             self._response.close()
             raise
@@ -175,7 +179,7 @@ class BlobReader:
             return response, outcome, offset
         known = declared_length(response)
         if outcome is Outcome.PARTIAL:
-            total = header_int(response.headers.get("Content-Range", "").rpartition("/")[2])
+            total = _range_total(response, offset, self._known_size)
             size = total if total is not None else (offset + known if known is not None else None)
             return response, outcome, size
         self._discard(response, offset)
@@ -243,6 +247,32 @@ class BlobReader:
             raise DXFDigestMismatchError(f"{self.digest.algorithm}:{got}", str(self.digest))
 
 
+def _range_total(response: requests.Response, offset: int, size: int | None) -> int | None:
+    """The blob's size a 206 answer to ``Range: bytes=<offset>-`` declares (None: ``*``), once its
+    ``Content-Range`` is shown to start at ``offset``: bytes from anywhere else would be appended
+    at the wrong place. A range that does not run to its declared end, or a total other than the
+    blob's ``size`` (when known), is refused too: the server is not sending the rest of this blob.
+    Raises :class:`DXFContentRangeError` (connection closed)."""
+    declared = response.headers.get("Content-Range")
+    answered = content_range(declared)
+    problem = None
+    if answered is None:
+        problem = "is not a byte range"
+    elif answered.first != offset:
+        problem = f"starts at byte {answered.first}"
+    elif answered.total is not None and answered.last != answered.total - 1:
+        problem = f"ends at byte {answered.last} of {answered.total}"
+    elif answered.total is not None and size is not None and answered.total != size:
+        problem = f"says the blob has {answered.total} bytes, not {size}"
+    if problem is None:
+        return answered.total if answered is not None else None
+    response.close()
+    shown = printable(declared or "", MAX_DETAIL_CHARS) if declared else "(none)"
+    raise DXFContentRangeError(
+        f"asked for the blob from byte {offset}, the server's Content-Range {shown} {problem}"
+    )
+
+
 def declared_length(response: requests.Response) -> int | None:
     """``Content-Length`` as the blob's size: None when absent, or when it counts the bytes of a
     compressed body (``Content-Encoding`` other than identity) rather than the blob's."""
@@ -302,8 +332,10 @@ def download_to_file(
 
     On failure the temporary file is removed and ``path`` is left as it was. With ``resume``, the
     temporary file has a fixed name (:func:`partial_path`) and is kept after a broken connection or
-    an interrupt, so a later call (in another process, too) continues from where it stopped; after
-    any other failure (a blob that fails verification, one that does not exist) it is removed. The
+    an interrupt, so a later call (in another process, too) continues from where it stopped, and
+    after a 206 whose ``Content-Range`` is not the range asked for (:class:`DXFContentRangeError`:
+    nothing of it was written); after any other failure (a blob that fails verification, one that
+    does not exist) it is removed. The
     part file is locked while in use (a second download to the same target fails at once), and what
     the file holds is verified, not only what this call received, before it gets the target's name.
     A symlink, a fifo or a device as ``path``: see the module docstring. (No fsync: the rename
@@ -334,7 +366,8 @@ def download_to_file(
             interrupted = isinstance(error, (KeyboardInterrupt, DXFTransferCancelledError)) or is_resumable(
                 error, repo.retry
             )
-            if not (resume and interrupted):
+            # A lying Content-Range is refused before any of its bytes are written: the part stays good.
+            if not (resume and (interrupted or isinstance(error, DXFContentRangeError))):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
             raise

@@ -26,7 +26,8 @@ the builtin or ``requests`` class that says what kind of failure it is, so calle
     ├── DXFManifestError                     (also ValueError)  new: a manifest we cannot read
     ├── DXFFileChangedError                  new: a file changed while it was being uploaded
     ├── DXFProtocolError                     new: an answer we refuse (a pagination loop, an oversized body)
-    │   └── DXFRangeIgnoredError             a segment's range not honoured (then: one connection)
+    │   ├── DXFRangeIgnoredError             a segment's range not honoured (then: one connection)
+    │   └── DXFContentRangeError             a 206 whose Content-Range is not the range asked for
     ├── DXFSecurityError                     new: a redirect, upload location or realm we refuse
     ├── DXFSessionLostError                  new: the registry dropped an upload session, retries spent
     ├── DXFTransferCancelledError            new: inside a batch that was abandoned (never escapes it)
@@ -44,6 +45,7 @@ python-dxf lets them through.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -61,6 +63,10 @@ class DXFUnexpectedError(DXFError):
         super().__init__()
         self.got = got
         self.expected = expected
+
+    def __str__(self) -> str:
+        # python-dxf's base class printed nothing; its subclasses (and ours) say which value it was.
+        return f"expected {self.expected}, got {self.got}"
 
 
 class DXFUnexpectedStatusCodeError(DXFUnexpectedError):
@@ -233,6 +239,13 @@ class DXFRangeIgnoredError(DXFProtocolError):
     ranges. Caught inside a download, which then fetches the rest over one connection."""
 
 
+class DXFContentRangeError(DXFProtocolError):
+    """A ranged GET of a blob came back 206 with a ``Content-Range`` that is not the range asked for
+    (another start, another end, a total that is not the blob's) or not a byte range at all.
+    Nothing of that answer is written; a resumable download keeps the part file it had, which the
+    next ``--resume`` continues."""
+
+
 class DXFTransferCancelledError(DXFError):
     """Raised inside a transfer whose batch was abandoned (a sibling failed, or Ctrl-C): stop at once.
 
@@ -268,15 +281,24 @@ class DXFNeedsLayoutError(DXFError):
 
 
 def _registry_errors(response: requests.Response | None) -> list[dict[str, Any]]:
-    """The ``errors`` array of a distribution-spec error body, or ``[]`` when there is none."""
-    if response is None or not response.content:
+    """The ``errors`` array of a distribution-spec error body, or ``[]`` when there is none.
+
+    The body is read within :data:`dxf.limits.MAX_ERROR_BODY_SIZE` (a hostile server may send any
+    amount); one cut off at that cap is not parsed, so the error says its status only.
+    """
+    from .limits import error_body_complete, read_error_body  # limits imports this module
+
+    if response is None:
+        return []
+    content = read_error_body(response)
+    if not content or not error_body_complete(content):
         return []
     content_type = response.headers.get("Content-Type", "")
     if "json" not in content_type:
         return []
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
         return []
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):

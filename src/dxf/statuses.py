@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import requests
 
 from .exceptions import DXFError, DXFHTTPError, DXFNotFoundError, DXFUnauthorizedError, describe_response
+from .limits import read_error_body
 
 #: Statuses worth retrying: request timeout, throttling, and transient server failures (RFC 9110
 #: 15.5.9, RFC 6585 4, RFC 9110 15.6.1/15.6.3-15.6.5).
@@ -190,6 +191,12 @@ TOKEN_POST = Answers(
 )
 
 
+def is_error(response: requests.Response) -> bool:
+    """Whether an answer is an error status (4xx, 5xx): its body is only a reason to show, read
+    within :data:`~dxf.limits.MAX_ERROR_BODY_SIZE`."""
+    return response.status_code >= 400
+
+
 def method_after_redirect(status: int, method: str) -> str:
     """The method to repeat a redirected request with: 303 always becomes GET, and so do 301/302
     after a POST, as browsers and requests do (RFC 9110 15.4.2-15.4.4); other redirects keep it."""
@@ -202,9 +209,11 @@ def error_for_response(response: requests.Response, what: str | None = None) -> 
     """The exception for an error answer: 401 :class:`DXFUnauthorizedError` (it survived
     re-authentication), 404 :class:`DXFNotFoundError`, anything else :class:`DXFHTTPError`.
 
-    The message is :func:`~dxf.exceptions.describe_response`'s, prefixed with ``what``. It never
+    The message is :func:`~dxf.exceptions.describe_response`'s, prefixed with ``what``; the body is
+    read within :data:`~dxf.limits.MAX_ERROR_BODY_SIZE` (past it: the status alone). It never
     includes the URL's query (presigned storage URLs carry secrets there) or any header we sent.
     """
+    read_error_body(response)  # now, within its cap, before anything asks for response.content
     if response.status_code == UNAUTHORIZED:
         return DXFUnauthorizedError(response)
     message = describe_response(response)

@@ -45,7 +45,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from . import statuses
 from ._version import __version__
 from .exceptions import DXFSecurityError
-from .limits import header_int
+from .limits import MAX_ANSWER_SIZE, header_int, read_capped, read_error_body
 
 #: Statuses worth retrying: timeouts, throttling and transient server failures.
 RETRY_STATUSES = statuses.RETRY
@@ -137,6 +137,20 @@ def check_followable(
         raise DXFSecurityError(
             f"refusing to send credentials to {redact_url(target)}: it is not the registry's origin"
         )
+
+
+def _read_unstreamed(response: requests.Response, method: str) -> None:
+    """Read the body of an answer whose caller did not ask to stream it, as requests would have, but
+    within a cap: an error's within :data:`~dxf.limits.MAX_ERROR_BODY_SIZE` (the rest is dropped),
+    any other within :data:`~dxf.limits.MAX_ANSWER_SIZE` (past it: :class:`DXFProtocolError`).
+    ``response.content`` then holds it. A HEAD answer has no body, whatever its ``Content-Length``
+    (the size of what a GET would bring) says."""
+    if method == "HEAD":
+        response.content  # noqa: B018 - nothing to read: this only marks the body as read
+    elif statuses.is_error(response):
+        read_error_body(response)
+    else:
+        read_capped(response, MAX_ANSWER_SIZE, "the registry's answer")
 
 
 def redact_url(url: str) -> str:
@@ -427,7 +441,9 @@ class Transport:
             if statuses.method_after_redirect(response.status_code, method) != method:
                 method, data = "GET", None
             url, params = target, None
-        raise requests.exceptions.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+        raise requests.exceptions.TooManyRedirects(
+            f"more than {MAX_REDIRECTS} redirects: stopped before {redact_url(url)}"
+        )
 
     def _send_observed(
         self,
@@ -439,9 +455,20 @@ class Transport:
         stream: bool,
         cookies: bool,
     ) -> requests.Response:
-        """:meth:`_send_once`, reported to the :func:`observe` observers."""
+        """:meth:`_send_once`, reported to the :func:`observe` observers.
+
+        requests always streams here: a caller that did not ask to stream gets the body read within
+        :mod:`dxf.limits`' caps (:func:`_read_unstreamed`) instead of whole, so a server
+        answering an upload or a delete with 100 MiB never has them held in memory.
+        """
         try:
-            response = self._send_once(method, url, headers, params, data, stream, cookies)
+            response = self._send_once(method, url, headers, params, data, True, cookies)
+            if not stream:
+                try:
+                    _read_unstreamed(response, method)
+                except BaseException:
+                    response.close()
+                    raise
         except Exception as error:
             _report(_unanswered, method, url, headers, error)
             raise

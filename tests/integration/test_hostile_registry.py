@@ -20,6 +20,7 @@ import requests
 
 import dxf
 from dxf import exceptions as ex
+from harness.command import RSS_BOUND, run_dxf
 from harness.pki import PkiPaths
 from harness.stub import Reply, StubRequest, StubServer
 
@@ -165,3 +166,108 @@ def test_oversized_token_answer_is_refused(harness_pki: PkiPaths) -> None:
     assert isinstance(error, ex.DXFProtocolError), error
     assert "the limit is 1 MiB" in str(error)
     assert peak < 16 * MIB, peak
+
+
+# -- token servers that lie ------------------------------------------------------------------------------
+def _token_registry(
+    token_reply: Callable[[], Reply], realm: Callable[[str], str]
+) -> Callable[[StubRequest], Reply]:
+    """A registry that challenges every request with ``realm(its own host)``, whose ``/token``
+    answers ``token_reply()``."""
+
+    def answer(request: StubRequest) -> Reply:
+        if request.path.startswith("/token"):
+            return token_reply()
+        challenge = f'Bearer realm="{realm(request.headers.get("Host", ""))}",service="stub"'
+        return Reply(401, {"WWW-Authenticate": challenge, **JSON}, b'{"errors": []}')
+
+    return answer
+
+
+def _token_env(host: str, pki: PkiPaths) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXF_")}
+    env.update(
+        {
+            "DXF_HOST": host,
+            "DXF_TLSVERIFY": str(pki.ca_cert),
+            "DXF_USERNAME": "fred",
+            "DXF_PASSWORD": "s3cret-pw",
+            "DXF_RETRIES": "0",
+        }
+    )
+    return env
+
+
+def test_a_10_mib_token_answer_is_refused_in_one_line(
+    harness_pki: PkiPaths, record_property: Callable[[str, object], None]
+) -> None:
+    produced = [0]
+    ten = 10 * MIB
+
+    def token() -> Reply:
+        def pieces() -> Iterator[bytes]:
+            yield b'{"token": "'
+            for _ in range(ten // MIB):
+                produced[0] += MIB
+                yield b"t" * MIB
+            yield b'"}'
+
+        return Reply(200, JSON, pieces())
+
+    tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
+    with StubServer(_token_registry(token, lambda host: f"https://{host}/token"), tls=tls) as server:
+        done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+    line = done.one_line_failure()
+    assert "refusing the token server's answer: the limit is 1 MiB" in line and "s3cret-pw" not in line
+    assert done.peak_rss < RSS_BOUND and produced[0] < ten
+    record_property("exit_code", done.returncode)
+    record_property("peak_rss_mib", done.peak_rss_mib)
+    record_property("token_bytes_produced", produced[0])
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html>login here</html>", "expected JSON from the token server, got a non-JSON answer"),
+        (b'{"expires_in": 300}', "expected a token in the token server's answer, got no token"),
+        (b'{"token": ""}', "expected a token in the token server's answer, got no token"),
+        (b'["token"]', "expected a JSON object from the token server, got list"),
+    ],
+    ids=["not-json", "no-token", "empty-token", "not-an-object"],
+)
+def test_a_token_answer_without_a_token_is_one_clear_error(
+    body: bytes, said: str, harness_pki: PkiPaths, record_property: Callable[[str, object], None]
+) -> None:
+    tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
+    token = lambda: Reply(200, JSON, body)  # noqa: E731
+    with StubServer(_token_registry(token, lambda host: f"https://{host}/token"), tls=tls) as server:
+        client = dxf.DXF(server.host, REPO, _auth, tlsverify=str(harness_pki.ca_cert), retries=0)
+        with pytest.raises(ex.DXFUnexpectedError) as info:
+            client.list_aliases()
+        assert str(info.value) == said
+        done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+    assert done.one_line_failure().endswith(said)
+    record_property("exit_code", done.returncode)
+
+
+def _auth(obj: dxf.DXFBase, response: requests.Response) -> None:
+    obj.authenticate("fred", "s3cret-pw", response=response)
+
+
+def test_a_plain_http_realm_on_an_https_registry_is_refused(
+    harness_pki: PkiPaths, record_property: Callable[[str, object], None]
+) -> None:
+    """The credentials would travel in clear: no request ever reaches the realm."""
+    with StubServer(lambda _request: Reply(200, JSON, b'{"token": "t"}')) as realm:
+        tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
+        registry = _token_registry(lambda: Reply(500), lambda _host: f"http://{realm.host}/token")
+        with StubServer(registry, tls=tls) as server:
+            client = dxf.DXF(server.host, REPO, _auth, tlsverify=str(harness_pki.ca_cert), retries=0)
+            with pytest.raises(ex.DXFSecurityError, match=r"refusing token realm http://.*: it is not https"):
+                client.list_aliases()
+            done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+        assert realm.seen == []
+    line = done.one_line_failure()
+    assert "it is not https" in line and "s3cret-pw" not in line
+    record_property("exit_code", done.returncode)
+    record_property("realm_requests", len(realm.seen))

@@ -1,10 +1,10 @@
 """Properties of the parsers the other unit files leave without them: the ``Link`` pagination header,
-``Retry-After`` and the Docker config file. Each input either parses to something that round-trips or
-raises the documented :class:`dxf.exceptions.DXFError` subclass, never another exception.
+``Retry-After``, ``Content-Range`` and the Docker config file. Each input either parses to something
+that round-trips or raises the documented :class:`dxf.exceptions.DXFError` subclass (or, for
+``Content-Range``, gives None), never another exception.
 
 (References, digests, challenges and manifests have theirs in test_reference.py, test_digest.py,
-test_challenge.py and test_manifest.py; ``Content-Range`` is only compared with the expected prefix in
-the download code, never parsed.)
+test_challenge.py and test_manifest.py.)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from dxf.credentials import auths_entry, entry_credentials, helper_name, load_config, write_config
 from dxf.exceptions import DXFCredentialError, DXFSecurityError
+from dxf.limits import ContentRange, content_range
 from dxf.registry import Registry
 from dxf.transport import retry_after_seconds
 
@@ -133,3 +134,29 @@ def test_any_config_object_round_trips_and_is_usable(config: dict[str, Any], hos
         write_config(path, config)
         assert load_config(path) == json.loads(json.dumps(config))
     _use(config, host)
+
+
+# -- Content-Range --------------------------------------------------------------------------------------
+@given(st.text(max_size=40))
+def test_any_content_range_is_a_satisfied_byte_range_or_none(value: str) -> None:
+    parsed = content_range(value)
+    if parsed is not None:
+        assert 0 <= parsed.first <= parsed.last and (parsed.total is None or parsed.last < parsed.total)
+        total = "*" if parsed.total is None else str(parsed.total)
+        assert content_range(f"bytes {parsed.first}-{parsed.last}/{total}") == parsed
+
+
+@given(st.integers(0, 2**64), st.integers(0, 2**64), st.none() | st.integers(1, 2**64))
+def test_a_well_formed_content_range_round_trips(first: int, length: int, total: int | None) -> None:
+    last = first + length
+    shown = f"bytes {first}-{last}/{'*' if total is None else total}"
+    expected = ContentRange(first, last, total) if total is None or last < total else None
+    assert content_range(shown) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "bytes 5-", "bytes */100", "bytes 5-4/10", "bytes 0-10/10", "bytes ²-3/4", "items 0-1/2"],
+)
+def test_content_ranges_that_are_not_satisfied_byte_ranges_give_none(value: str | None) -> None:
+    assert content_range(value) is None

@@ -1,4 +1,5 @@
-"""``read_capped``: the one reader of bodies held in memory, whatever ``Content-Length`` says."""
+"""``read_capped`` and ``read_error_body``: the readers of bodies held in memory, whatever ``Content-Length``
+says (an error body is cut at its cap instead of refused)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from dxf.download import declared_length
 from dxf.exceptions import DXFProtocolError
-from dxf.limits import header_int, read_capped
+from dxf.limits import MAX_ERROR_BODY_SIZE, error_body_complete, header_int, read_capped, read_error_body
 
 
 def _response(body: bytes, content_length: str | None) -> requests.Response:
@@ -59,3 +60,18 @@ def test_header_numbers_that_are_unicode_digits_are_not_numbers() -> None:
     response = requests.Response()
     response.headers["Content-Length"] = "²"
     assert declared_length(response) is None
+
+
+@pytest.mark.parametrize(
+    "length", [0, 10, MAX_ERROR_BODY_SIZE, MAX_ERROR_BODY_SIZE + 1, 5 * MAX_ERROR_BODY_SIZE]
+)
+def test_an_error_body_is_read_up_to_one_byte_past_its_cap(length: int) -> None:
+    response = _response(b"e" * length, str(length))
+    content = read_error_body(response)
+    assert content == b"e" * min(length, MAX_ERROR_BODY_SIZE + 1)
+    assert error_body_complete(content) == (length <= MAX_ERROR_BODY_SIZE)
+    assert read_error_body(response) == content and response.content == content  # read once, kept
+
+
+def test_an_error_body_made_by_hand_is_empty() -> None:
+    assert read_error_body(requests.Response()) == b""

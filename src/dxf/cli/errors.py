@@ -24,6 +24,7 @@ import urllib3
 
 from .. import exceptions as dxf_exceptions
 from ..auth import basic_header
+from ..limits import read_error_body
 from .environment import ConfigError, Settings, debug_wanted, read_settings
 
 if TYPE_CHECKING:
@@ -217,8 +218,8 @@ def _http_reason(exc: requests.exceptions.HTTPError) -> str:
 
 def _body_start(response: requests.Response) -> str:
     """The start of an error body, lowercased, for recognising known answers (error bodies are read
-    whole when the error is made: see :func:`dxf.exceptions.error_for_response`)."""
-    return (response.content or b"")[:200].decode("utf-8", "replace").lower()
+    within a cap when the error is made: see :func:`dxf.statuses.error_for_response`)."""
+    return read_error_body(response)[:200].decode("utf-8", "replace").lower()
 
 
 def classify(exc: BaseException, settings: Settings | None) -> tuple[int, str]:

@@ -1,0 +1,87 @@
+"""Run the ``dxf`` command as a child process and measure it: exit status, output, and peak RSS.
+
+The peak RSS is read by a small probe process that starts the command and reports its
+``RUSAGE_CHILDREN`` ``ru_maxrss``: measured from the test process itself, the figure would include
+the test process's own pages (Linux keeps the larger of a child's RSS before and after ``exec``, and
+pytest holding test blobs is far larger than the command). A command still running after
+``timeout`` seconds is killed with its probe, so a command that would hang fails its test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RSS_BOUND", "Finished", "run_dxf"]
+
+MIB = 1024 * 1024
+#: What a command that holds no body in memory may peak at: the interpreter, requests and dxf take
+#: about 30 MiB here, and the hostile servers serve 100 MiB bodies a command must not hold.
+RSS_BOUND = 64 * MIB
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: bytes
+    stderr: str
+    peak_rss: int  # bytes
+    killed: bool
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return round(self.peak_rss / MIB, 1)
+
+    def one_line_failure(self, code: int = 1) -> str:
+        """The one error line, checked: exit status ``code``, one line, ``dxf: `` prefix, no traceback."""
+        assert not self.killed, "the command was still running at its timeout"
+        assert self.returncode == code, (self.returncode, self.stderr)
+        lines = self.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("dxf: "), self.stderr
+        assert "Traceback" not in self.stderr
+        return lines[0]
+
+
+#: Runs argv[2:], writes its peak RSS in KiB to the file argv[1], exits with its status.
+_PROBE = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+with open(sys.argv[1], "w") as report:
+    report.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def run_dxf(args: list[str], env: Mapping[str, str], *, timeout: float = 60.0) -> Finished:
+    """``python -m dxf ARGS`` with only ``env`` (plus PATH and PYTHONPATH) in its environment."""
+    inherited = {key: os.environ[key] for key in ("PATH", "PYTHONPATH") if key in os.environ}
+    with tempfile.TemporaryDirectory() as scratch:
+        rss_file = Path(scratch) / "rss"
+        probe = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, str(rss_file), sys.executable, "-m", "dxf", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**inherited, **env},
+            start_new_session=True,
+        )
+        killed = False
+        try:
+            out, err = probe.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            killed = True
+            os.killpg(probe.pid, signal.SIGKILL)
+            out, err = probe.communicate()
+        peak_kib = int(rss_file.read_text() or 0) if rss_file.exists() else 0
+    return Finished(
+        returncode=probe.returncode,
+        stdout=out,
+        stderr=err.decode("utf-8", "replace"),
+        peak_rss=peak_kib * 1024,
+        killed=killed,
+    )
