@@ -3,7 +3,8 @@
 Tests state their figures with pytest's own ``record_property`` fixture (``record_property(
 "completed", "20/20")``); pytest attaches them to the test's report. This plugin collects every
 test's outcome and recorded properties and, when the session ends, writes them as JSON to
-``.figures/last-run.json`` under the project root (``DXF_FIGURES_FILE`` names another file). The
+``.figures/last-run.json`` under the project root when the whole suite ran (see
+:func:`pytest_configure`). The
 file is what ``scripts/reliability_table.py`` renders into README.md and checks after ``make test``:
 a scenario in the table whose test did not run and pass is an error, so the table cannot name a test
 that is gone or failing.
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 DEFAULT_FILE = Path(".figures") / "last-run.json"
+PARTIAL_FILE = Path(".figures") / "partial-run.json"
 
 
 class FigureRecorder:
@@ -63,9 +65,29 @@ class FigureRecorder:
         temporary.replace(self.target)
 
 
+def whole_suite(config: pytest.Config) -> bool:
+    """Whether this session runs every test: no paths, ``-k``, ``-m``, ``--lf`` or ``-x`` narrowing it."""
+    option = config.option
+    narrowed = (
+        getattr(option, "keyword", "")
+        or getattr(option, "markexpr", "")
+        or getattr(option, "lf", False)
+        or getattr(option, "maxfail", 0)
+    )
+    return not narrowed and all(Path(arg).resolve() == Path(config.rootpath) / "tests" for arg in config.args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    """Record into ``.figures/last-run.json`` when the whole suite runs (what the README's table is
+    made from), into ``.figures/partial-run.json`` when only part of it does, so running one file
+    while working does not replace a full run's figures. ``DXF_FIGURES_FILE`` overrides both."""
     configured = os.environ.get("DXF_FIGURES_FILE")
-    target = Path(configured) if configured else Path(config.rootpath) / DEFAULT_FILE
+    if configured:
+        target = Path(configured)
+    elif whole_suite(config):
+        target = Path(config.rootpath) / DEFAULT_FILE
+    else:
+        target = Path(config.rootpath) / PARTIAL_FILE
     config.pluginmanager.register(FigureRecorder(target), "dxf-figures")
 
 

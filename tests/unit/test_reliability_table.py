@@ -6,10 +6,12 @@ import ast
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from types import ModuleType, SimpleNamespace
+from typing import Any, cast
 
 import pytest
+
+from harness.figures import whole_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +96,22 @@ def test_recorded_figures_are_shown(table: ModuleType) -> None:
     assert "passed; completed 20/20, restarts 3 |" in rendered
     replaced = table.replace_between_markers(f"before\n{table.START}\nold\n{table.END}\nafter\n", rendered)
     assert replaced == f"before\n{rendered}\nafter\n"
+
+
+class _Config:
+    """What :func:`harness.figures.whole_suite` reads of a pytest config."""
+
+    def __init__(self, args: list[str], **options: object) -> None:
+        self.args = args
+        self.rootpath = ROOT
+        self.option = SimpleNamespace(**{"keyword": "", "markexpr": "", "lf": False, "maxfail": 0, **options})
+
+
+def test_only_a_whole_run_replaces_the_figures_the_table_is_made_from() -> None:
+    tests = str(ROOT / "tests")
+    assert whole_suite(cast(pytest.Config, _Config([tests])))
+    assert whole_suite(cast(pytest.Config, _Config([])))
+    assert not whole_suite(cast(pytest.Config, _Config([f"{tests}/unit/test_digest.py"])))
+    assert not whole_suite(cast(pytest.Config, _Config([tests], markexpr="not slow")))
+    assert not whole_suite(cast(pytest.Config, _Config([tests], keyword="reliability")))
+    assert not whole_suite(cast(pytest.Config, _Config([tests], maxfail=1)))
