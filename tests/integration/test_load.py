@@ -419,7 +419,8 @@ def test_one_client_eight_threads_small_and_large_blobs_short_tokens_no_leaks(
     errors = len(load.errors)
     renewals = len(grants) - len({" ".join(entry["scopes"]) for entry in grants})
     print(
-        f"\nload: {SMALL} small blobs in {small_done - run_started:.1f} s, {LARGE} large "
+        f"\nload: {run_finished - started:.1f} s in all; {SMALL} small blobs in "
+        f"{small_done - run_started:.1f} s, {LARGE} large "
         f"({load.large_bytes / MiB:.0f} MiB) in {run_finished - small_done:.1f} s; warm-up "
         f"{warmed - started:.1f} s; {counts['requests']} requests, {counts['unauthorized']} 401s, "
         f"{len(grants)} tokens granted ({renewals} renewals), {counts['ranged_gets']} ranged GETs, "
@@ -438,7 +439,10 @@ def test_one_client_eight_threads_small_and_large_blobs_short_tokens_no_leaks(
     record_property("unauthorized_answers", counts["unauthorized"])
     record_property("peak_rss_first_half_mib", round(rss.first / MiB, 1))
     record_property("peak_rss_last_half_mib", round(rss.last / MiB, 1))
-    record_property("sockets_after_run", after.sockets - before.sockets)
+    record_property(
+        "keepalive_connections_after_run",
+        f"{after.connected_to(registry_port)} + {after.connected_to(token_port)} (pool {POOL} per host)",
+    )
     record_property("fds_leaked_after_close", closed.count - before.count)
     record_property("threads_leaked", len(lingering))
     record_property("seconds", round(run_finished - started, 1))
