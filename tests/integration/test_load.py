@@ -74,7 +74,7 @@ WARMUP_SMALL = 240
 #: Chosen from measurements (``pytest -s`` prints both peaks): over eight runs the last peak was
 #: between 2.8 MiB below and 0.3 MiB above the first (+0.1 to +0.2 once the warm-up ended with small
 #: blobs), while injected leaks moved it far more: keeping every response object +46 MiB, keeping
-#: every chunk ``pull_blob`` yields (3 of 4 small blobs, ~8 KiB each) +4.5 to +6.5 MiB.
+#: every chunk ``pull_blob`` yields (3 of 4 small blobs, ~8 KiB each) +4.2 to +6.5 MiB.
 RSS_MARGIN = 3 * MiB
 #: How long the threads of finished work get to end (they end at once; this bounds a failure).
 THREAD_GRACE = 15.0
