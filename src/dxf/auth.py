@@ -10,7 +10,7 @@ what long sessions need:
   does not trade a pull token back and forth with a push token on every request;
 * each token's lifetime (``expires_in``, measured from when we received it, which is immune to clock
   skew between us and the token server), refreshed shortly before it runs out whenever we still hold
-  the credentials that bought it;
+  the credentials that bought it, by one thread while the others using that scope wait for it;
 * the realm is checked: tokens are never fetched over plain HTTP when credentials would travel.
 """
 
@@ -169,6 +169,7 @@ class AuthState:
         self._default: str | None = None
         self._default_token: Token | None = None
         self._tokens: dict[str, Token] = {}
+        self._renewals: dict[str, threading.Lock] = {}
         self._credentials: Credentials | None = None
         self._bearer: Challenge | None = None
         self._auth_host: str | None = None
@@ -206,10 +207,23 @@ class AuthState:
             return "Bearer " + token.value
         if challenge is None:
             return "Bearer " + token.value
-        # Refresh with the credentials that bought it (None: anonymous, which is also fine).
-        fresh = self.fetch_token(transport, challenge, token.scope.split(), credentials, auth_host)
-        self._store(fresh, scope_key)
+        # One thread renews; the others of this scope wait for its token instead of each buying one
+        # (8 threads sharing a client sent 8 token requests per renewal: tests/integration/test_load.py).
+        with self._renewal_lock(scope_key):
+            with self._lock:
+                current = self._tokens.get(scope_key) or self._default_token
+            if current is not None and current.fresh():
+                return "Bearer " + current.value
+            # Refresh with the credentials that bought it (None: anonymous, which is also fine).
+            fresh = self.fetch_token(transport, challenge, token.scope.split(), credentials, auth_host)
+            self._store(fresh, scope_key)
         return "Bearer " + fresh.value
+
+    def _renewal_lock(self, scope_key: str) -> threading.Lock:
+        """The lock held while a token of ``scope_key`` is renewed (one per scope class, like the
+        token cache: a renewal for pushes does not hold up pulls)."""
+        with self._lock:
+            return self._renewals.setdefault(scope_key, threading.Lock())
 
     # -- authenticate ----------------------------------------------------------------------------
     def answer(
