@@ -30,7 +30,9 @@ from the hashed prefix on (the ordinary resumable path).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -253,6 +255,8 @@ class SegmentedDownload:
         #: While the first answer is being timed: (when timing began, where its bytes began).
         self._probe: tuple[float, int] | None = None
         self._futures: list[Future[None]] = []
+        #: Responses being read now (guarded by the claim lock), for :meth:`cancel` to wake.
+        self._reading: set[requests.Response] = set()
 
     def run(self, first: requests.Response) -> None:
         """Download every segment. Raises :class:`DXFRangeIgnoredError` (with the workers stopped)
@@ -277,8 +281,14 @@ class SegmentedDownload:
             self._pool.shutdown(wait=True)
 
     def cancel(self) -> None:
-        """Stop every worker and wait for them (each stops at its next piece)."""
+        """Stop every worker and wait for them: each stops at its next piece, and a read that waits
+        for bytes (a stalled connection) is woken by shutting its socket down, so an interrupt or a
+        reader that stops early never waits for a read timeout."""
         self._halt()
+        with self._claim_lock:
+            reading = list(self._reading)
+        for response in reading:
+            _wake(response)
         wait(self._all_futures())
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -381,6 +391,8 @@ class SegmentedDownload:
                 if response is not None:
                     response.close()
                 response = None
+                if self._stop.is_set():  # the download was abandoned (cancel() cut the connection)
+                    raise DXFTransferCancelledError(_STOPPED) from error
                 if not retrying.again(error, worth_it=_worth_retrying(error)):
                     raise
                 continue
@@ -408,21 +420,36 @@ class SegmentedDownload:
         """Write the response's bytes at the segment's position until the segment is full; never
         reads past it (the first response goes on to the next segment)."""
         raw = response.raw
-        while not segment.done:
-            if self._stop.is_set():
-                raise DXFTransferCancelledError(_STOPPED)
-            self._repo.check_cancelled()
-            piece = raw.read(min(READ_SIZE, segment.end - segment.position), decode_content=True)
-            if not piece:
-                raise requests.exceptions.ChunkedEncodingError(
-                    f"the answer ended {segment.end - segment.position} bytes before its segment did"
-                )
-            self._sink.put(segment, piece)
-            if self._probe is not None:
-                self._judge_first_answer(segment.position)
-            if self._report is not None:
-                with self._report_lock:
-                    self._report(piece)
+        with self._claim_lock:
+            self._reading.add(response)  # before the first check of _stop: see cancel()
+        try:
+            while not segment.done:
+                if self._stop.is_set():
+                    raise DXFTransferCancelledError(_STOPPED)
+                self._repo.check_cancelled()
+                piece = raw.read(min(READ_SIZE, segment.end - segment.position), decode_content=True)
+                if not piece:
+                    raise requests.exceptions.ChunkedEncodingError(
+                        f"the answer ended {segment.end - segment.position} bytes before its segment did"
+                    )
+                self._sink.put(segment, piece)
+                if self._probe is not None:
+                    self._judge_first_answer(segment.position)
+                if self._report is not None:
+                    with self._report_lock:
+                        self._report(piece)
+        finally:
+            with self._claim_lock:
+                self._reading.discard(response)
+
+
+def _wake(response: requests.Response) -> None:
+    """Shut the response's socket down, so a read blocked on it in another thread returns now."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _worth_retrying(error: Exception) -> bool | None:
