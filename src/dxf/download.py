@@ -409,16 +409,16 @@ def _fill_segmented(
         try:
             job.run(reader.detach())
         except DXFRangeIgnoredError:
-            hashed = sink.frontier.stop()
+            hashed = sink.stop()
             os.ftruncate(fd, hashed)
             _fill_rest_at(repo, digest, fd, hashed, size, seed, _unreported_only(report, segments))
             return
         except BaseException:
-            sink.frontier.stop()
-            os.ftruncate(fd, sink.frontier.contiguous())
+            sink.stop()
+            os.ftruncate(fd, sink.contiguous())
             raise
-        sink.frontier.finish()
-        verify_hash(seed, digest, sink.frontier.hashed, size)
+        sink.finish()
+        verify_hash(seed, digest, sink.hashed, size)
     finally:
         if mark is not None:
             mark.discard()  # the file is complete, or cut back to its gap-free beginning

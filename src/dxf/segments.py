@@ -128,33 +128,9 @@ class Sink(Protocol):
 
 
 class FileSink:
-    """Segments written at their offsets of a file (``pwrite``); a thread hashes the contiguous prefix
-    from the file as it grows (see the module docstring). ``mark`` is called with the hashed length
-    as it grows (a resumable download records it, see :mod:`dxf.partmark`)."""
-
-    def __init__(
-        self,
-        segments: list[Segment],
-        fd: int,
-        hasher: hashlib._Hash,
-        mark: Callable[[int], None] | None = None,
-    ) -> None:
-        self._fd = fd
-        self.frontier = _Frontier(segments, fd, hasher, mark)
-
-    def admit(self, segment: Segment) -> None:
-        """A file holds any segment: no waiting."""
-
-    def put(self, segment: Segment, piece: bytes) -> None:
-        os.pwrite(self._fd, piece, segment.position)
-        self.frontier.advanced(segment, len(piece))
-
-    def abort(self) -> None:
-        """Nothing waits on a file."""
-
-
-class _Frontier:
-    """The contiguous prefix of written bytes, and the thread that hashes it as it grows."""
+    """Segments written at their offsets of a file (``pwrite``), and the thread that hashes the
+    contiguous prefix from the file as it grows (see the module docstring). ``mark`` is called with
+    the hashed length as it grows (a resumable download records it, see :mod:`dxf.partmark`)."""
 
     def __init__(
         self,
@@ -173,6 +149,16 @@ class _Frontier:
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="dxf-hash", daemon=True)
         self._thread.start()
+
+    def admit(self, segment: Segment) -> None:
+        """A file holds any segment: no waiting."""
+
+    def put(self, segment: Segment, piece: bytes) -> None:
+        os.pwrite(self._fd, piece, segment.position)
+        self.advanced(segment, len(piece))
+
+    def abort(self) -> None:
+        """Nothing waits on a file (the hashing thread is stopped by :meth:`stop`)."""
 
     def advanced(self, segment: Segment, count: int) -> None:
         with self._changed:
