@@ -516,7 +516,8 @@ WAN_MIN_SPEEDUP = 3.5
 
 def bench_wan(s: Setup, repeat: int) -> list[Result]:
     """Pulls through a shaping proxy (16 MiB/s per connection, 20 ms per request): curl, python-dxf
-    and dxf with its default and 1/2/4/8 connections, all through the same link."""
+    and dxf with its default and 1/2/4/8 connections, and dxf to standard output (default, 1 and 4
+    connections: the peak RSS column shows the in-order window's memory), all through the same link."""
     repo = "bench/pull"
     if s.reg.blob_status(repo, s.digest) != 200:
         warm_push_with_curl_to(s, repo)
@@ -549,6 +550,11 @@ def bench_wan(s: Setup, repeat: int) -> list[Result]:
     for count in WAN_CONNECTIONS:
         results.append(Result(f"wan: dxf pull-blob -o file --connections {count}", "wan", units=s.size))
         runs.append(pull(f"dxf-{count}", [*dxf_o, "--connections", str(count), "-o"], to_stdout=False))
+    results.append(Result("wan: dxf pull-blob > file (default)", "wan", units=s.size))
+    runs.append(pull("dxf-stdout-default", dxf_o, to_stdout=True))
+    for count in (1, 4):
+        results.append(Result(f"wan: dxf pull-blob > file --connections {count}", "wan", units=s.size))
+        runs.append(pull(f"dxf-stdout-{count}", [*dxf_o, "--connections", str(count)], to_stdout=True))
     try:
         round_robin(results, repeat, runs)
     finally:

@@ -94,7 +94,12 @@ class RepositoryHandle(Protocol):
     def blob_exists(self, digest: Digest) -> bool: ...
     def blob_size(self, digest: Digest) -> int | None: ...
     def open_blob(
-        self, digest: Digest, chunk_size: int | None = None, expected_size: int | None = None
+        self,
+        digest: Digest,
+        chunk_size: int | None = None,
+        expected_size: int | None = None,
+        *,
+        connections: int = 1,
     ) -> BlobChunks: ...
     def download(
         self,
@@ -331,6 +336,11 @@ class DXFBase:
         response = self._request("GET", self._registry.url())
         return response.content.decode("utf-8"), response
 
+    @property
+    def connections(self) -> int:
+        """Connections one large blob download may use at once (the constructor's ``connections``)."""
+        return self._transport.connections
+
     def close(self) -> None:
         """Close pooled connections; the client reconnects if used again."""
         self._transport.close()
@@ -529,6 +539,7 @@ class DXF(DXFBase):
         chunk_size: int | str | None = None,
         *,
         expected_size: int | None = None,
+        connections: int | None = None,
     ) -> Iterable[bytes] | tuple[Iterable[bytes], int]:
         """The blob's content as an iterator of chunks (or ``(iterator, size)``).
 
@@ -538,9 +549,21 @@ class DXF(DXFBase):
         ``expected_size`` (a descriptor's size) is enforced: a blob of another size raises
         :class:`DXFSizeMismatchError`, and no more than that is read. With ``size=True``, the size
         is ``None`` when the registry does not tell it (no ``Content-Length``, python-dxf crashed).
+
+        ``connections`` (default 1, as python-dxf): a large blob whose server serves ranges may come
+        over up to that many connections at once, reassembled in order in bounded memory (see
+        :mod:`dxf.ordered`); its chunks are then as they arrived (up to 1 MiB), not ``chunk_size``.
+        ``connections=dxf_obj.connections`` uses the number the client was made with. A new keyword
+        rather than the constructor's ``connections`` (which ``pull_blob_to_file`` follows), so that
+        code written for python-dxf keeps getting one connection and ``chunk_size`` chunks.
         """
         repo, dgst = self._handle, Digest.parse(digest)
-        reader = repo.open_blob(dgst, _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE, expected_size)
+        reader = repo.open_blob(
+            dgst,
+            _chunk_size(chunk_size) or PULL_BLOB_CHUNK_SIZE,
+            expected_size,
+            connections=max(1, connections or 1),
+        )
         if not size:
             return reader
         total = reader.size if reader.size is not None else repo.blob_size(dgst)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import requests
 
-from . import statuses
+from . import partmark, statuses
 from .digest import READ_SIZE, Digest
 from .exceptions import (
     MAX_DETAIL_CHARS,
@@ -46,7 +46,7 @@ from .exceptions import (
     printable,
 )
 from .limits import content_range, header_int
-from .segments import SegmentedDownload, verify_hash, worth_segmenting
+from .segments import FileSink, Segment, SegmentedDownload, plan, unreported, verify_hash, worth_segmenting
 from .statuses import Outcome
 from .transfer import DEFAULT_DOWNLOAD_CHUNK, Progress, is_resumable
 
@@ -299,7 +299,7 @@ def partial_path(path: str, digest: Digest) -> str:
     has a part name that fits too (the same one in every run).
     """
     directory, name = os.path.split(os.path.abspath(path))
-    suffix = f".{digest.algorithm}-{digest.hex[:16]}.dxf-part"
+    suffix = f".{digest.algorithm}-{digest.hex[:16]}{partmark.PART_SUFFIX}"
     part = f".{name}{suffix}"
     limit = _name_max(directory)
     if len(os.fsencode(part)) > limit:
@@ -343,7 +343,8 @@ def download_to_file(
 
     ``connections`` > 1 lets a large blob whose server serves ranges arrive over that many
     connections at once (:mod:`dxf.segments`); a broken-off segmented download keeps only its
-    gap-free beginning, so resuming works as with one connection.
+    gap-free beginning (when killed, a mark beside the part file says where it ends:
+    :mod:`dxf.partmark`), so resuming works as with one connection.
     """
     if _exists_as_non_regular(path):
         if resume:
@@ -354,11 +355,13 @@ def download_to_file(
     if resume:
         tmp = partial_path(target, digest)
         out = _open_locked(tmp, path)
+        partmark.trim(tmp, out.fileno())
+        out.seek(0, os.SEEK_END)
     else:
         out, tmp = _open_temporary(target, path)
     with out:
         try:
-            size = _fill(repo, digest, out, tmp, progress, expected_size, connections)
+            size = _fill(repo, digest, out, tmp, progress, expected_size, connections, marked=resume)
             _verify_file(out, tmp, digest, size, rehash=resume)
             os.fchmod(out.fileno(), mode)
             os.replace(tmp, target)  # still holding the lock: nobody appends between check and rename
@@ -382,8 +385,11 @@ def _fill(
     progress: Progress | None,
     expected_size: int | None,
     connections: int = 1,
+    *,
+    marked: bool = False,
 ) -> int:
-    """Append the rest of the blob to ``out`` (which may hold its beginning); return the blob's size."""
+    """Append the rest of the blob to ``out`` (which may hold its beginning); return the blob's size.
+    ``marked``: a segmented download keeps a :class:`dxf.partmark.Mark` beside ``tmp``."""
     seed = digest.hasher()
     held = out.tell()
     reader = BlobReader(repo, digest, offset=held, seed=seed, expected_size=expected_size)
@@ -395,7 +401,7 @@ def _fill(
     size = reader.size
     if size is not None and reader.accepts_ranges and worth_segmenting(size - held, connections):
         out.flush()
-        _fill_segmented(repo, digest, reader, tmp, held, size, seed, report, connections)
+        _fill_segmented(repo, digest, reader, tmp, held, size, seed, report, connections, marked=marked)
         return size
     for chunk in reader:
         out.write(chunk)
@@ -415,29 +421,58 @@ def _fill_segmented(
     seed: hashlib._Hash,
     report: Callable[[bytes], None] | None,
     connections: int,
+    *,
+    marked: bool,
 ) -> None:
     """Write bytes ``held`` to ``size`` of the blob into ``tmp`` over several connections, verified.
 
     Where the server turns out not to honour ranges, the rest comes over one connection from the
     hashed prefix on. On failure the file is cut back to its gap-free beginning, which is what a
-    resumed download continues from.
+    resumed download continues from; with ``marked``, a mark beside it says where that beginning
+    ends while the download runs, for a process killed before it could cut the file back.
     """
     fd = os.open(tmp, os.O_RDWR)  # not the caller's O_APPEND descriptor: pwrite must honour offsets
+    mark = partmark.Mark(tmp) if marked else None
     try:
-        job = SegmentedDownload(
-            repo, digest, fd, start=held, size=size, seed=seed, connections=connections, report=report
-        )
+        if mark is not None:
+            mark.record(held)  # before any byte lands past the gap-free beginning
+        segments = plan(held, size, connections)
+        sink = FileSink(segments, fd, seed, mark.record if mark is not None else None)
+        job = SegmentedDownload(repo, digest, segments, sink, connections=connections, report=report)
         try:
-            hashed = job.run(reader.detach())
+            job.run(reader.detach())
         except DXFRangeIgnoredError:
-            _fill_rest_at(repo, digest, fd, job.hashed, size, seed, report)
+            hashed = sink.stop()
+            os.ftruncate(fd, hashed)
+            _fill_rest_at(repo, digest, fd, hashed, size, seed, _unreported_only(report, segments))
             return
         except BaseException:
-            os.ftruncate(fd, job.contiguous())
+            sink.stop()
+            os.ftruncate(fd, sink.contiguous())
             raise
-        verify_hash(seed, digest, hashed, size)
+        sink.finish()
+        verify_hash(seed, digest, sink.hashed, size)
     finally:
+        if mark is not None:
+            mark.discard()  # the file is complete, or cut back to its gap-free beginning
         os.close(fd)
+
+
+def _unreported_only(
+    report: Callable[[bytes], None] | None, segments: list[Segment]
+) -> Callable[[int, bytes], None] | None:
+    """Progress for bytes fetched again from ``position``: only those no segment had received (and
+    reported) already, so the total never passes the blob's size."""
+    if report is None:
+        return None
+    callback = report
+
+    def again(position: int, chunk: bytes) -> None:
+        fresh = unreported(segments, position, chunk)
+        if fresh:
+            callback(fresh)
+
+    return again
 
 
 def _fill_rest_at(
@@ -447,17 +482,17 @@ def _fill_rest_at(
     start: int,
     size: int,
     seed: hashlib._Hash,
-    report: Callable[[bytes], None] | None,
+    report: Callable[[int, bytes], None] | None,
 ) -> None:
     """Bytes ``start`` on over one connection, written at their offsets and verified (``seed`` has
-    hashed the bytes before ``start``)."""
+    hashed the bytes before ``start``); ``report`` gets each chunk with its offset."""
     position = start
     try:
         for chunk in BlobReader(repo, digest, offset=start, seed=seed, expected_size=size):
             os.pwrite(fd, chunk, position)
-            position += len(chunk)
             if report is not None:
-                report(chunk)
+                report(position, chunk)
+            position += len(chunk)
     except BaseException:
         os.ftruncate(fd, position)
         raise

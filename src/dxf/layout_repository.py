@@ -101,9 +101,14 @@ class LayoutRepository:
         return self.layout.size_of(digest)
 
     def open_blob(
-        self, digest: Digest, chunk_size: int | None = None, expected_size: int | None = None
+        self,
+        digest: Digest,
+        chunk_size: int | None = None,
+        expected_size: int | None = None,
+        *,
+        connections: int = 1,
     ) -> LayoutBlob:
-        del chunk_size  # files are read in large blocks whatever the caller's chunk size
+        del chunk_size, connections  # files are read in large blocks, from one place
         desc = (
             self._blob(digest) if expected_size is None else Descriptor(OCTET_STREAM, digest, expected_size)
         )

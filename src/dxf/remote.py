@@ -45,6 +45,7 @@ from .manifest import (
     parse_manifest,
     verify_content_digest,
 )
+from .ordered import OrderedBlobReader
 from .reference import validate_repository
 from .referrers import (
     fallback_tag,
@@ -166,9 +167,19 @@ class RemoteRepository:
         return declared_length(response)
 
     def open_blob(
-        self, digest: Digest, chunk_size: int | None = None, expected_size: int | None = None
-    ) -> BlobReader:
-        """The blob's verified chunks (the GET is sent now; see :class:`dxf.download.BlobReader`)."""
+        self,
+        digest: Digest,
+        chunk_size: int | None = None,
+        expected_size: int | None = None,
+        *,
+        connections: int = 1,
+    ) -> BlobReader | OrderedBlobReader:
+        """The blob's verified chunks (the GET is sent now; see :class:`dxf.download.BlobReader`),
+        over up to ``connections`` connections (:class:`dxf.ordered.OrderedBlobReader`) when > 1."""
+        if connections > 1:
+            return OrderedBlobReader(
+                self, digest, chunk_size, expected_size=expected_size, connections=connections
+            )
         return BlobReader(self, digest, chunk_size, expected_size=expected_size)
 
     def download(

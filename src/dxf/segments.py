@@ -3,8 +3,11 @@
 Across the internet one TCP connection is often capped far below the link (long round trips,
 per-connection limits of object stores and CDNs); several ranged GETs of one blob add up. The blob
 (from the byte the caller already holds) is cut into segments; up to ``connections`` workers claim
-them in order, each asks for its segment with ``Range: bytes=a-b`` (RFC 9110 14.2) and writes what
-arrives at its offset in the output file (``pwrite``).
+them in order, each asks for its segment with ``Range: bytes=a-b`` (RFC 9110 14.2) and hands what
+arrives to a *sink*: :class:`FileSink` writes it at its offset in the output file (``pwrite``);
+:class:`dxf.ordered.MemorySink` keeps it in memory until a stream can take it in order, and bounds
+how far ahead the workers may fetch. Everything else (claiming, the slow-start judgement, retries,
+the fall-back) is the same for both.
 
 The GET that found the blob goes on serving segments, in order, for as long as the next one is not
 taken, so no round trip is spent on probing. And the other connections are only opened when that
@@ -13,10 +16,10 @@ first one proves slow: if its first :data:`PROBE_BYTES` arrived faster than
 the CPU is, and more connections only add work), and it carries the whole blob alone. A slow link
 gets its other connections after a fraction of a second.
 
-Hashing follows the *contiguous prefix*: a thread hashes the file's bytes from the start as soon as
-every segment before them is written, reading them back from the file (the page cache). So memory
-stays bounded (one read buffer) however far a fast segment runs ahead of a slow one, and verification
-ends right after the last byte arrives instead of re-reading the whole file afterwards.
+For a file, hashing follows the *contiguous prefix*: a thread hashes the file's bytes from the start
+as soon as every segment before them is written, reading them back from the file (the page cache).
+So memory stays bounded (one read buffer) however far a fast segment runs ahead of a slow one, and
+verification ends right after the last byte arrives instead of re-reading the whole file afterwards.
 
 Each segment is retried alone and continues from its own last byte (``Range: bytes=<next>-b``).
 Every request goes to the registry, which redirects to storage afresh, so an expired presigned URL is
@@ -27,13 +30,15 @@ from the hashed prefix on (the ordinary resumable path).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 
@@ -94,11 +99,12 @@ class Segment:
         return self.position >= self.end
 
 
-def plan(start: int, size: int, connections: int) -> list[Segment]:
-    """Cut bytes ``start`` to ``size`` into segments of one size (the last may be shorter)."""
+def plan(start: int, size: int, connections: int, longest: int | None = None) -> list[Segment]:
+    """Cut bytes ``start`` to ``size`` into segments of one size (the last may be shorter), none
+    longer than ``longest`` (default :data:`MAX_SEGMENT`) unless :data:`MIN_SEGMENT` is."""
     remaining = size - start
     wanted = -(-remaining // (connections * SEGMENTS_PER_CONNECTION))
-    length = min(MAX_SEGMENT, max(MIN_SEGMENT, wanted))
+    length = max(MIN_SEGMENT, min(MAX_SEGMENT if longest is None else longest, wanted))
     return [Segment(a, min(a + length, size)) for a in range(start, size, length)]
 
 
@@ -107,19 +113,53 @@ def worth_segmenting(remaining: int, connections: int) -> bool:
     return connections > 1 and remaining >= MIN_SEGMENTED_BYTES
 
 
-class _Frontier:
-    """The contiguous prefix of written bytes, and the thread that hashes it as it grows."""
+class Sink(Protocol):
+    """Where a segmented download puts the bytes of its segments (:class:`FileSink`, or
+    :class:`dxf.ordered.MemorySink` for a stream), and what bounds how far ahead it fetches."""
 
-    def __init__(self, segments: list[Segment], fd: int, hasher: hashlib._Hash, start: int) -> None:
+    def admit(self, segment: Segment) -> None:
+        """Return once ``segment`` may be fetched; raise :class:`DXFTransferCancelledError` when
+        :meth:`abort` was called meanwhile."""
+
+    def put(self, segment: Segment, piece: bytes) -> None:
+        """Keep ``piece``, the next bytes of ``segment`` (at its position), and count them received."""
+
+    def abort(self) -> None:
+        """The download stops (a failure, ranges not honoured, a cancellation): wake every waiter."""
+
+
+class FileSink:
+    """Segments written at their offsets of a file (``pwrite``), and the thread that hashes the
+    contiguous prefix from the file as it grows (see the module docstring). ``mark`` is called with
+    the hashed length as it grows (a resumable download records it, see :mod:`dxf.partmark`)."""
+
+    def __init__(
+        self,
+        segments: list[Segment],
+        fd: int,
+        hasher: hashlib._Hash,
+        mark: Callable[[int], None] | None = None,
+    ) -> None:
         self._segments = segments
         self._fd = fd
         self._hasher = hasher
-        self.hashed = start
+        self._mark = mark
+        self.hashed = segments[0].start
         self._first_open = 0
         self._stopped = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="dxf-hash", daemon=True)
         self._thread.start()
+
+    def admit(self, segment: Segment) -> None:
+        """A file holds any segment: no waiting."""
+
+    def put(self, segment: Segment, piece: bytes) -> None:
+        os.pwrite(self._fd, piece, segment.position)
+        self.advanced(segment, len(piece))
+
+    def abort(self) -> None:
+        """Nothing waits on a file (the hashing thread is stopped by :meth:`stop`)."""
 
     def advanced(self, segment: Segment, count: int) -> None:
         with self._changed:
@@ -153,6 +193,8 @@ class _Frontier:
                     return
                 self._hasher.update(piece)
                 self.hashed += len(piece)
+                if self._mark is not None:
+                    self._mark(self.hashed)
 
     def finish(self) -> None:
         """Wait until every written byte of the prefix is hashed (all segments done)."""
@@ -168,33 +210,29 @@ class _Frontier:
 
 
 class SegmentedDownload:
-    """Fill ``fd`` (a file opened for reading and writing, without ``O_APPEND``) with bytes
-    ``start`` to ``size`` of the blob, over up to ``connections`` connections.
+    """Fetch ``segments`` of the blob into ``sink`` over up to ``connections`` connections.
 
-    ``first`` is the open response of the GET that found the blob, positioned at ``start``; it serves
-    the first segment. ``seed`` has hashed bytes before ``start``; :meth:`run` returns how many
-    leading bytes it has hashed in all (``size`` after a complete run). ``report`` is called with
-    every chunk, from one thread at a time.
+    ``first`` (given to :meth:`start`) is the open response of the GET that found the blob,
+    positioned at the first segment's start; it serves the first segment. ``report`` is called with
+    every chunk, from one thread at a time. :meth:`run` fetches everything and returns; a caller that
+    consumes the bytes as they come (:mod:`dxf.ordered`) calls :meth:`start`, then :meth:`join`.
     """
 
     def __init__(
         self,
         repo: RemoteRepository,
         digest: Digest,
-        fd: int,
+        segments: list[Segment],
+        sink: Sink,
         *,
-        start: int,
-        size: int,
-        seed: hashlib._Hash,
         connections: int,
         report: Report | None,
     ) -> None:
         self._repo = repo
         self._url = repo.blob_url(digest)
-        self._fd = fd
-        self.segments = plan(start, size, connections)
+        self._sink = sink
+        self.segments = segments
         self._connections = min(connections, len(self.segments))
-        self._frontier = _Frontier(self.segments, fd, seed, start)
         self._next = 0
         self._claim_lock = threading.Lock()
         self._report_lock = threading.Lock()
@@ -204,23 +242,48 @@ class SegmentedDownload:
         #: While the first answer is being timed: (when timing began, where its bytes began).
         self._probe: tuple[float, int] | None = None
         self._futures: list[Future[None]] = []
+        #: Responses being read now (guarded by the claim lock), for :meth:`cancel` to wake.
+        self._reading: set[requests.Response] = set()
 
-    def run(self, first: requests.Response) -> int:
-        """Download every segment; return the hashed prefix's length. Raises :class:`RangesIgnored`
-        (with the workers stopped) when the server does not honour ranges, or a worker's error."""
-        self._pool = pool = ThreadPoolExecutor(self._connections, thread_name_prefix="dxf-segment")
-        self._futures = [pool.submit(self._lead, first)]
+    def run(self, first: requests.Response) -> None:
+        """Download every segment. Raises :class:`DXFRangeIgnoredError` (with the workers stopped)
+        when the server does not honour ranges, or a worker's error."""
+        self.start(first)
+        self.join()
+
+    def start(self, first: requests.Response) -> None:
+        """Start fetching (the first segment from ``first``); returns at once."""
+        self._pool = ThreadPoolExecutor(self._connections, thread_name_prefix="dxf-segment")
+        self._futures = [self._pool.submit(self._lead, first)]
+
+    def join(self) -> None:
+        """Wait until every worker is done; raise the first failure (the workers stopped)."""
+        assert self._pool is not None
         try:
             self._wait_for_workers()
         except BaseException:
-            self._stop.set()
-            wait(self._all_futures())
-            self._frontier.stop()
+            self.cancel()
             raise
         finally:
-            pool.shutdown(wait=True)
-        self._frontier.finish()
-        return self._frontier.hashed
+            self._pool.shutdown(wait=True)
+
+    def cancel(self) -> None:
+        """Stop every worker and wait for them: each stops at its next piece, and a read that waits
+        for bytes (a stalled connection) is woken by shutting its socket down, so an interrupt or a
+        reader that stops early never waits for a read timeout."""
+        self._halt()
+        with self._claim_lock:
+            reading = list(self._reading)
+        for response in reading:
+            _wake(response)
+        wait(self._all_futures())
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _halt(self) -> None:
+        """Tell every worker to stop at its next piece, and wake those waiting for room."""
+        self._stop.set()
+        self._sink.abort()
 
     def _all_futures(self) -> list[Future[None]]:
         with self._claim_lock:
@@ -232,7 +295,7 @@ class SegmentedDownload:
             futures = self._all_futures()
             failed = [f.exception() for f in futures if f.done() and f.exception() is not None]
             if failed:
-                self._stop.set()
+                self._halt()
                 wait(futures)
                 raise _first_error([f.exception() for f in self._all_futures()])
             pending = [f for f in futures if not f.done()]
@@ -276,19 +339,10 @@ class SegmentedDownload:
                     return
                 position = segment.end
         except BaseException:
-            self._stop.set()
+            self._halt()
             raise
         finally:
             response.close()
-
-    def contiguous(self) -> int:
-        """How many leading bytes of the file are written without a gap."""
-        return self._frontier.contiguous()
-
-    @property
-    def hashed(self) -> int:
-        """How many leading bytes the hash has seen (final once :meth:`run` has returned or raised)."""
-        return self._frontier.hashed
 
     def _claim(self) -> Segment | None:
         with self._claim_lock:
@@ -302,7 +356,7 @@ class SegmentedDownload:
             while (segment := self._claim()) is not None:
                 self._fetch(segment, None)
         except BaseException:
-            self._stop.set()
+            self._halt()
             raise
 
     def _fetch(self, segment: Segment, response: requests.Response | None, *, keep: bool = False) -> bool:
@@ -310,6 +364,7 @@ class SegmentedDownload:
         alone from its own next byte after a failure. ``keep``: leave ``response`` open after
         filling the segment (it goes on to the next one). Returns whether the given response is
         still open and positioned at the segment's end."""
+        self._sink.admit(segment)
         retrying = self._repo.retrying()
         given = response
         while not segment.done:
@@ -323,6 +378,8 @@ class SegmentedDownload:
                 if response is not None:
                     response.close()
                 response = None
+                if self._stop.is_set():  # the download was abandoned (cancel() cut the connection)
+                    raise DXFTransferCancelledError(_STOPPED) from error
                 if not retrying.again(error, worth_it=_worth_retrying(error)):
                     raise
                 continue
@@ -358,22 +415,36 @@ class SegmentedDownload:
         """Write the response's bytes at the segment's position until the segment is full; never
         reads past it (the first response goes on to the next segment)."""
         raw = response.raw
-        while not segment.done:
-            if self._stop.is_set():
-                raise DXFTransferCancelledError(_STOPPED)
-            self._repo.check_cancelled()
-            piece = raw.read(min(READ_SIZE, segment.end - segment.position), decode_content=True)
-            if not piece:
-                raise requests.exceptions.ChunkedEncodingError(
-                    f"the answer ended {segment.end - segment.position} bytes before its segment did"
-                )
-            os.pwrite(self._fd, piece, segment.position)
-            self._frontier.advanced(segment, len(piece))
-            if self._probe is not None:
-                self._judge_first_answer(segment.position)
-            if self._report is not None:
-                with self._report_lock:
-                    self._report(piece)
+        with self._claim_lock:
+            self._reading.add(response)  # before the first check of _stop: see cancel()
+        try:
+            while not segment.done:
+                if self._stop.is_set():
+                    raise DXFTransferCancelledError(_STOPPED)
+                self._repo.check_cancelled()
+                piece = raw.read(min(READ_SIZE, segment.end - segment.position), decode_content=True)
+                if not piece:
+                    raise requests.exceptions.ChunkedEncodingError(
+                        f"the answer ended {segment.end - segment.position} bytes before its segment did"
+                    )
+                self._sink.put(segment, piece)
+                if self._probe is not None:
+                    self._judge_first_answer(segment.position)
+                if self._report is not None:
+                    with self._report_lock:
+                        self._report(piece)
+        finally:
+            with self._claim_lock:
+                self._reading.discard(response)
+
+
+def _wake(response: requests.Response) -> None:
+    """Shut the response's socket down, so a read blocked on it in another thread returns now."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _worth_retrying(error: Exception) -> bool | None:
@@ -403,3 +474,23 @@ def verify_hash(seed: hashlib._Hash, digest: Digest, received: int, size: int) -
     got = seed.hexdigest()
     if got != digest.hex:
         raise DXFDigestMismatchError(f"{digest.algorithm}:{got}", str(digest))
+
+
+def unreported(segments: list[Segment], position: int, chunk: bytes) -> bytes:
+    """The bytes of ``chunk`` (the blob's from ``position`` on) that no segment has received: what a
+    fallback fetching them again has not yet counted as progress (the segments' bytes were, as they
+    arrived). ``segments`` are in order and do not overlap, as :func:`plan` makes them."""
+    end = position + len(chunk)
+    pieces = []
+    cursor = position
+    for segment in segments:
+        if segment.start >= end:
+            break
+        if segment.position <= cursor:
+            continue
+        if segment.start > cursor:
+            pieces.append(chunk[cursor - position : segment.start - position])
+        cursor = min(segment.position, end)
+    if cursor < end:
+        pieces.append(chunk[cursor - position :])
+    return chunk if len(pieces) == 1 and len(pieces[0]) == len(chunk) else b"".join(pieces)

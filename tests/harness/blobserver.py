@@ -10,20 +10,28 @@ is 404. It records the headers of every request it receives (``seen``). Behaviou
 * ``forever``: chunked, the blob and then zeros without end, until the client goes away;
 * ``plain``: an ordinary answer with ``Content-Length``;
 * ``claims-ranges``: like ``plain``, and says ``Accept-Ranges: bytes``, yet answers every ``Range``
-  request with the whole blob (200).
+  request with the whole blob (200);
+* ``one-range``: a server that stops honouring ranges midway: the first ``Range`` request gets its
+  206, every later one the whole blob (200, as ``claims-ranges``). A GET without ``Range`` says
+  ``Accept-Ranges: bytes``, sends its first :data:`HELD_AFTER` bytes and then waits until a range has
+  been ignored, then closes the connection: the order of events is the server's, not the client's
+  timing.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 from http.server import BaseHTTPRequestHandler
 
 from harness.loopback import LoopbackServer, ReadHandler
 
 __all__ = ["BEHAVIOURS", "BlobServer"]
 
-BEHAVIOURS = ("gzip", "chunked", "forever", "plain", "claims-ranges")
+BEHAVIOURS = ("gzip", "chunked", "forever", "plain", "claims-ranges", "one-range")
+#: Bytes a ``one-range`` server sends of a GET without ``Range`` before it waits.
+HELD_AFTER = 3 * 1024 * 1024 // 2
 _PIECE = 64 * 1024
 
 
@@ -38,6 +46,10 @@ class BlobServer(LoopbackServer):
         self.digest = "sha256:" + hashlib.sha256(blob).hexdigest()
         #: (method, path, headers) of every request, in order of arrival.
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        #: ``one-range``: ranges honoured so far, and set once one has been ignored.
+        self.ranges_honoured = 0
+        self.range_ignored = threading.Event()
+        self._lock = threading.Lock()
         super().__init__(self._handler())
 
     def blob_requests(self) -> list[tuple[str, dict[str, str]]]:
@@ -66,6 +78,9 @@ class BlobServer(LoopbackServer):
 
             def _send_blob(self, body: bool) -> None:
                 behaviour = server.behaviour
+                if behaviour == "one-range" and body:
+                    self._send_one_range()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 if behaviour in ("chunked", "forever"):
@@ -83,6 +98,34 @@ class BlobServer(LoopbackServer):
                 self.end_headers()
                 if body:
                     self.wfile.write(payload)
+
+            def _send_one_range(self) -> None:
+                asked = self.headers.get("Range")
+                with server._lock:
+                    honour = asked is not None and server.ranges_honoured == 0
+                    server.ranges_honoured += honour
+                if honour:
+                    assert asked is not None
+                    first, _, last = asked.removeprefix("bytes=").partition("-")
+                    start, end = int(first), (int(last) + 1 if last else len(server.blob))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(server.blob)}")
+                    self.send_header("Content-Length", str(end - start))
+                    self.end_headers()
+                    self.wfile.write(server.blob[start:end])
+                    return
+                self.send_response(200)
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(len(server.blob)))
+                self.end_headers()
+                if asked is not None:
+                    server.range_ignored.set()
+                    self.wfile.write(server.blob)
+                    return
+                self.wfile.write(server.blob[:HELD_AFTER])
+                self.wfile.flush()
+                server.range_ignored.wait(timeout=30)
+                self.close_connection = True
 
             def _send_chunked(self, *, endless: bool) -> None:
                 def chunk(data: bytes) -> None:

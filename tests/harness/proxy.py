@@ -46,7 +46,9 @@ each counted from its forwarded head until its response's last bytes are passed 
 
 If the message framing cannot be followed (bad chunk sizes, a 101 upgrade, a body
 delimited by close), that direction of that connection just passes bytes through (and is
-never corrupted).
+never corrupted). So does a TLS connection (its first byte opens a TLS handshake record): to a
+registry with TLS the proxy still counts, shapes, cuts and stalls, but injects, corrupts and
+rewrites nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ _MAX_HEAD = 64 * 1024
 _RECV = 64 * 1024
 _DIRECTIONS = ("upstream", "downstream")
 _INVERT = bytes(range(255, -1, -1))  # bytes.translate table: b -> b ^ 0xFF
+_TLS_HANDSHAKE = b"\x16"  # the content type of a TLS record that opens a connection (RFC 8446 5.1)
 
 
 @dataclass
@@ -133,6 +136,8 @@ class _Framer:
         self.buf += data
         events: list[tuple[str, bytes]] = []
         while self.buf:
+            if self.state == "head" and self.buf[:1] == _TLS_HANDSHAKE:
+                self.state = "raw"  # TLS: passed through, paced and counted, never parsed
             if self.state == "raw":
                 events.append(("body", bytes(self.buf)))
                 self.buf.clear()

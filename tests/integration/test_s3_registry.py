@@ -19,6 +19,7 @@ import dxf
 import dxf.segments
 from dxf.digest import Digest
 from dxf.download import partial_path
+from dxf.ordered import OrderedBlobReader
 from dxf.transfer import NETWORK_FAILURES
 from harness.hooks import Exchanges
 from harness.pki import PkiPaths
@@ -110,11 +111,17 @@ def test_an_interrupted_pull_resumes_from_s3(
     assert any(f"\r\nrange: bytes={held}-".encode() in h.lower() for h in _ours(storage))
 
 
+@pytest.mark.parametrize("to", ["file", "stream"])
 def test_a_segment_refused_by_storage_asks_the_registry_for_a_fresh_url(
-    s3_registry: tuple[RegistryProcess, FaultProxy], repo_name: str, tmp_path: Path, exchanges: Exchanges
+    s3_registry: tuple[RegistryProcess, FaultProxy],
+    repo_name: str,
+    tmp_path: Path,
+    exchanges: Exchanges,
+    to: str,
 ) -> None:
     """Presigned URLs expire (S3 then answers 403): the segment is tried again through the registry,
-    which redirects to a fresh URL, and the download completes."""
+    which redirects to a fresh URL, and the download completes (into a file, or in order into a
+    stream: ``pull_blob(connections=N)``, what ``dxf pull-blob`` to standard output uses)."""
     registry, storage = s3_registry
     with _client(registry, repo_name, connections=3) as client:
         client.push_blob(data=BLOB, digest=DIGEST)
@@ -125,10 +132,19 @@ def test_a_segment_refused_by_storage_asks_the_registry_for_a_fresh_url(
         injected = storage.injected
         exchanges.clear()
         storage.request_heads.clear()
-        assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
+        if to == "file":
+            assert client.pull_blob_to_file(DIGEST, str(tmp_path / "blob")) == len(BLOB)
+        else:
+            (tmp_path / "blob").write_bytes(b"".join(_stream(client)))
     assert (tmp_path / "blob").read_bytes() == BLOB
     assert storage.injected == injected + 1
     assert all(e.status in (200, 206, 307) for e in exchanges.to(registry.host)), exchanges.to(registry.host)
     redirects = [e for e in exchanges.to(registry.host) if e.method == "GET" and e.status == 307]
     ranged = [h for h in _ours(storage) if b"\r\nrange: bytes=" in h.lower()]
     assert len(redirects) == len(ranged) + 1  # every ranged request, the refused one too, was redirected
+
+
+def _stream(client: dxf.DXF) -> OrderedBlobReader:
+    reader = client.pull_blob(DIGEST, connections=3)
+    assert isinstance(reader, OrderedBlobReader)
+    return reader

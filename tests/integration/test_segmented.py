@@ -222,3 +222,21 @@ def test_a_bad_connection_count_is_one_line(capsys: pytest.CaptureFixture[str], 
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("dxf: pull-blob ")
     assert line.endswith(": DXF_CONNECTIONS must be a positive integer, not '0'")
+
+
+def test_progress_never_counts_a_byte_twice_when_ranges_stop_being_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first ranged segment (2 MiB) arrives and is reported; then the server ignores ranges and
+    the rest comes over one connection from the hashed prefix: those 2 MiB must not count again."""
+    monkeypatch.setattr(dxf.segments, "PROBE_BYTES", 256 * 1024)  # judged after the first read
+    counted: list[int] = []
+    with BlobServer(BLOB, "one-range") as server:
+        with dxf.DXF(server.host, "some/repo", insecure=True, connections=2, retries=0) as client:
+            size = client.pull_blob_to_file(
+                DIGEST, str(tmp_path / "blob"), lambda _d, chunk, _s: counted.append(len(chunk))
+            )
+        assert server.ranges_honoured == 1 and server.range_ignored.is_set()
+    assert size == len(BLOB)
+    assert (tmp_path / "blob").read_bytes() == BLOB
+    assert sum(counted) == len(BLOB)

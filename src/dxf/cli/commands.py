@@ -274,6 +274,7 @@ class Runner:
                 size=True,
                 chunk_size=self.settings.chunk_size or DEFAULT_DOWNLOAD_CHUNK,
                 expected_size=sizes.get(item),
+                connections=self.dxf.connections,
             )
             assert isinstance(result, tuple)
             chunks, size = result

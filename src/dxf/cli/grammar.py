@@ -40,7 +40,8 @@ environment:
   DXF_PLATFORM       platform (e.g. linux/amd64) to pick from multi-platform aliases; without it
                      their results are printed as one JSON object keyed by platform
   DXF_TIMEOUT        seconds to wait for the registry to connect or answer (at most a year)
-  DXF_CONNECTIONS    connections one large blob download may use (default 4)
+  DXF_CONNECTIONS    connections one large blob download may use, to a file or to standard
+                     output (default 4)
   DXF_HOST_REQUESTS  requests kept in flight to the registry at once, all transfers
                      together (default 16; lowered by itself after a 429)
   DXF_RETRIES        how many times a failed request is retried (0: never)

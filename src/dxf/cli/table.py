@@ -85,7 +85,8 @@ RESUME_UPLOAD = Option(
 JOBS = Option(("-j", "--jobs"), "transfers at once (default 4)", metavar="N", type=_jobs)
 CONNECTIONS = Option(
     ("--connections",),
-    "connections one large blob may use at once, fetching byte ranges (default 4, or DXF_CONNECTIONS)",
+    "connections one large blob may use at once, fetching byte ranges (default 4, or DXF_CONNECTIONS); "
+    "to standard output they are reassembled in order in bounded memory",
     metavar="C",
     type=_jobs,
 )
