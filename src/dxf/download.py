@@ -53,8 +53,11 @@ if TYPE_CHECKING:
 
 #: Blobs at least this large are hashed in a background thread.
 THREADED_HASH_THRESHOLD = 8 * 1024 * 1024
-#: Chunks waiting for the hashing thread; bounds memory to this many times the chunk size.
-HASH_QUEUE_DEPTH = 8
+#: Chunks handed to the hashing thread and not yet hashed; bounds memory to this many times the
+#: chunk size. Small on purpose: the reader's buffers (one more than this) are then still in the CPU
+#: cache when they are refilled; 8 cost about 0.15 CPU s more per GiB than 2 on the project's
+#: machine (1 GiB loopback pulls, 7 alternations, 2026-12-01), with no gain in wall time.
+HASH_QUEUE_DEPTH = 2
 #: Chunks smaller than this are hashed inline: handing 8 KiB pieces to a thread costs more than it saves.
 THREADED_HASH_MIN_CHUNK = 256 * 1024
 #: Blob GETs ask for the stored bytes as they are (RFC 9110 12.5.3): the digest is over those.
