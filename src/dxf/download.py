@@ -225,7 +225,7 @@ class BlobReader:
         return _InlineHasher(self._seed)
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks(reuse=False):
+        for chunk in self._chunks():
             yield chunk if isinstance(chunk, bytes) else bytes(chunk)
 
     def views(self) -> Iterator[bytes | memoryview]:
@@ -233,9 +233,9 @@ class BlobReader:
         buffers where the body allows (:mod:`dxf.body`): each is valid only until the next is asked
         for, so the caller writes it out (or copies it) before then. Saves a copy and an allocation
         per chunk; for callers that pass chunks straight on (a file, standard output)."""
-        return self._chunks(reuse=True)
+        return self._chunks()
 
-    def _chunks(self, *, reuse: bool) -> Iterator[bytes | memoryview]:
+    def _chunks(self) -> Iterator[bytes | memoryview]:
         hasher = self._hasher()
         received = self._offset
         retrying = self._repo.retrying()
