@@ -145,3 +145,17 @@ def test_a_cut_in_a_direct_read_resumes_from_there(proxy: FaultProxy, tmp_path: 
     assert proxy.stats()["cuts"] == 1
     ranges = [h for h in proxy.request_heads if b"range: bytes=" in h.lower()]
     assert len(ranges) == 1 and b"bytes=0-" not in ranges[0].lower()
+
+
+def test_a_stalled_direct_read_times_out_and_resumes(proxy: FaultProxy) -> None:
+    blob = os.urandom(4 * MIB)
+    digest = _client(proxy.host).push_blob(data=blob, digest=dxf.hash_bytes(blob))
+    client = dxf.DXF(proxy.host, "direct/reads", insecure=True, timeout=0.5)
+    proxy.stall_after(2 * MIB)
+    try:
+        assert b"".join(bytes(v) for v in _reader(client, digest).views()) == blob
+    finally:
+        proxy.release_stalls()
+    assert proxy.stats()["stalls"] == 1
+    ranges = [h for h in proxy.request_heads if b"range: bytes=" in h.lower()]
+    assert len(ranges) == 1 and b"bytes=0-" not in ranges[0].lower()
