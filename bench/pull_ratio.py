@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def main() -> None:
         print(f"registry CPU per curl > /dev/null: {statistics.median(registry_cpu):.2f} s")
     finally:
         registry.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
