@@ -61,7 +61,19 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the broken segment alone is fetched again from its next byte; an interrupted pull from "
         "S3-backed storage resumes where it stopped",
         _tests("test_segmented", "test_a_broken_segment_is_retried_alone_from_its_own_next_byte")
+        + _tests("test_ordered", "test_a_cut_segment_is_retried_alone")
         + _tests("test_s3_registry", "test_an_interrupted_pull_resumes_from_s3"),
+    ),
+    Scenario(
+        "Killed mid multi-connection pull",
+        "`kill -9` of `pull-blob -o F --resume --connections 4`: the next `--resume` continues from "
+        "the gap-free prefix the process had marked, fetching only what lies past it; SIGTERM stops a "
+        "multi-connection pull to standard output at once",
+        _tests(
+            "test_segmented_kill",
+            "test_a_killed_multi_connection_download_resumes_from_its_gap_free_prefix",
+            "test_sigterm_stops_a_multi_connection_pull_to_stdout_promptly",
+        ),
     ),
     Scenario(
         "Registry restart mid-upload",
@@ -97,8 +109,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "Token expiry mid-transfer",
-        "a push outliving its 3-second token gets a new one and completes",
-        _tests("test_reliability", "test_token_expiring_during_a_long_upload"),
+        "a push outliving its 3-second token gets a new one and completes; threads sharing an ageing "
+        "token renew it once",
+        _tests("test_reliability", "test_token_expiring_during_a_long_upload")
+        + _tests("test_token_refresh", "test_threads_sharing_an_aged_token_renew_it_once"),
     ),
     Scenario(
         "Expired storage URL",
@@ -234,6 +248,13 @@ SCENARIOS: tuple[Scenario, ...] = (
             "test_a_token_answer_without_a_token_is_one_clear_error",
             "test_a_plain_http_realm_on_an_https_registry_is_refused",
         ),
+    ),
+    Scenario(
+        "Load",
+        "one client shared by 8 threads pushes and pulls 2,000 small and 20 large blobs against a "
+        "registry whose tokens live 5 s: no error, tokens renewed, file descriptors, sockets and "
+        "threads back to their count after `close()`, RSS flat from the first thousand to the last",
+        _tests("test_load", "test_one_client_eight_threads_small_and_large_blobs_short_tokens_no_leaks"),
     ),
     Scenario(
         "Listing at scale",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .download import BlobReader
 from .exceptions import DXFRangeIgnoredError, DXFTransferCancelledError
@@ -149,9 +149,17 @@ class OrderedBlobReader:
         self._reader.close()
 
     def __iter__(self) -> Iterator[bytes]:
+        return cast(Iterator[bytes], self._chunks(views=False))  # bytes unless views=True
+
+    def views(self) -> Iterator[bytes | memoryview]:
+        """As iterating, but over one connection the chunks are views into the reader's reused
+        buffers (see :meth:`dxf.download.BlobReader.views`): valid until the next is asked for."""
+        return self._chunks(views=True)
+
+    def _chunks(self, *, views: bool) -> Iterator[bytes | memoryview]:
         size = self.size
         if size is None or not self._reader.accepts_ranges or not worth_segmenting(size, self._connections):
-            yield from self._reader
+            yield from self._reader.views() if views else self._reader
             return
         segments = plan(0, size, self._connections, longest=STREAM_MAX_SEGMENT)
         sink = self.sink = MemorySink(segments, self._connections + SLACK_SEGMENTS)

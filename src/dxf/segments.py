@@ -476,7 +476,7 @@ def verify_hash(seed: hashlib._Hash, digest: Digest, received: int, size: int) -
         raise DXFDigestMismatchError(f"{digest.algorithm}:{got}", str(digest))
 
 
-def unreported(segments: list[Segment], position: int, chunk: bytes) -> bytes:
+def unreported(segments: list[Segment], position: int, chunk: bytes | memoryview) -> bytes | memoryview:
     """The bytes of ``chunk`` (the blob's from ``position`` on) that no segment has received: what a
     fallback fetching them again has not yet counted as progress (the segments' bytes were, as they
     arrived). ``segments`` are in order and do not overlap, as :func:`plan` makes them."""

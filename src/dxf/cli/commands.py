@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import getpass
+import io
 import json
 import os
 import sys
@@ -21,8 +22,10 @@ from ..client import DXF, DXFBase
 from ..copy import copy
 from ..credentials import erase_login, store_login
 from ..digest import hash_file
+from ..download import BlobReader
 from ..layout import OCILayout
 from ..manifest import MAX_MANIFEST_SIZE
+from ..ordered import OrderedBlobReader
 from ..reference import TransportReference
 from ..store import Store
 from ..transfer import DEFAULT_DOWNLOAD_CHUNK
@@ -66,6 +69,17 @@ def _binary_stdout() -> IO[bytes]:
     stdout = _stdout()
     stdout.flush()
     return cast(IO[bytes], getattr(stdout, "buffer", stdout))
+
+
+def _chunks_for(chunks: Iterable[bytes], out: IO[bytes]) -> Iterable[bytes | memoryview]:
+    """A blob's chunks for writing to ``out``: views into the reader's reused buffers when ``out`` is
+    one of Python's own binary streams (they copy or write a chunk before returning, so the buffer
+    may be refilled after), else ``bytes`` (a replaced ``sys.stdout`` may keep what it is given)."""
+    if isinstance(chunks, BlobReader | OrderedBlobReader) and isinstance(
+        out, (io.BufferedWriter, io.FileIO, io.BytesIO)
+    ):
+        return chunks.views()
+    return chunks
 
 
 def _read_stdin_manifest() -> str:
@@ -282,9 +296,9 @@ class Runner:
                 out.write(f"{item} {size}\n".encode())
             if self.progress is not None:
                 self.progress(item, b"", size)
-            for chunk in chunks:
+            for chunk in _chunks_for(chunks, out):
                 if self.progress is not None:
-                    self.progress(item, chunk, size)
+                    self.progress(item, chunk, size)  # our progress bar only counts the bytes
                 out.write(chunk)
             out.flush()
 

@@ -63,13 +63,13 @@ class ProgressBars:
             bar_format=_SIZED_FORMAT if total is not None else None,
         )
 
-    def __call__(self, digest: str, chunk: bytes, total: int | None = None) -> None:
+    def __call__(self, digest: str, chunk: bytes | memoryview, total: int | None = None) -> None:
         with self._lock:
             self._advance(digest, chunk, total)
             if self._total is not None and chunk:
                 self._total.update(len(chunk))
 
-    def _advance(self, digest: str, chunk: bytes, total: int | None) -> None:
+    def _advance(self, digest: str, chunk: bytes | memoryview, total: int | None) -> None:
         bar: tqdm.tqdm[Any] | None = self._bars.get(digest)
         if bar is None:
             bar = self._new_bar(short_label(digest), total)
