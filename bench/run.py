@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -506,6 +506,31 @@ def bench_pulls(s: Setup, repeat: int) -> list[Result]:
     return results
 
 
+class PullRun(Protocol):
+    def __call__(self, name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]: ...
+
+
+def sized_pulls(s: Setup, label: str, env: dict[str, str], watch: int | None = None) -> PullRun:
+    """``pull(name, cmd, to_stdout)``: a timed run of ``cmd`` writing the big blob to a file (given as
+    its last argument, or its standard output), whose size is checked after every run."""
+
+    def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
+        def run(_: int) -> Sample:
+            out = s.out_dir / f"{label}-{name}.bin"
+            out.unlink(missing_ok=True)
+            settle()
+            full = cmd if to_stdout else [*cmd, str(out)]
+            sample = run_measured(full, env, stdout_path=out if to_stdout else None, watch=watch)
+            if out.stat().st_size != s.size:
+                raise RuntimeError(f"{label} {name}: wrote {out.stat().st_size} bytes, expected {s.size}")
+            out.unlink()
+            return sample
+
+        return run
+
+    return pull
+
+
 #: The simulated internet link of ``--only wan`` (issue 13): per-connection cap and added delay.
 WAN_RATE = 16 * MIB
 WAN_DELAY = 0.020
@@ -525,20 +550,7 @@ def bench_wan(s: Setup, repeat: int) -> list[Result]:
     proxy.shape(rate=WAN_RATE, delay=WAN_DELAY)
     env = {**s.env, "DXF_HOST": proxy.host}
     url = f"{proxy.url}/v2/{repo}/blobs/{s.digest}"
-
-    def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
-        def run(_: int) -> Sample:
-            out = s.out_dir / f"wan-{name}.bin"
-            out.unlink(missing_ok=True)
-            settle()
-            full = cmd if to_stdout else [*cmd, str(out)]
-            sample = run_measured(full, env, stdout_path=out if to_stdout else None)
-            if out.stat().st_size != s.size:
-                raise RuntimeError(f"{name}: wrote {out.stat().st_size} bytes, expected {s.size}")
-            out.unlink()
-            return sample
-
-        return run
+    pull = sized_pulls(s, "wan", env)
 
     dxf_o = [str(s.ours), "pull-blob", repo, s.digest]
     results = [Result("wan: curl GET -o file", "wan", units=s.size)]
@@ -599,20 +611,7 @@ def bench_s3(s: Setup, repeat: int) -> list[Result]:
         assert registry.ca_bundle is not None
         url = f"{registry.url}/v2/{repo}/blobs/{s.digest}"
         curl = ["curl", "-s", "-f", "-L", "--cacert", registry.ca_bundle, "-u", f"{USERNAME}:{PASSWORD}", url]
-
-        def pull(name: str, cmd: list[str], to_stdout: bool) -> Callable[[int], Sample]:
-            def run(_: int) -> Sample:
-                out = s.out_dir / f"s3-{name}.bin"
-                out.unlink(missing_ok=True)
-                settle()
-                full = cmd if to_stdout else [*cmd, str(out)]
-                sample = run_measured(full, env, stdout_path=out if to_stdout else None, watch=registry.pid)
-                if out.stat().st_size != s.size:
-                    raise RuntimeError(f"s3 {name}: wrote {out.stat().st_size} bytes, expected {s.size}")
-                out.unlink()
-                return sample
-
-            return run
+        pull = sized_pulls(s, "s3", env, watch=registry.pid)
 
         dxf_o = [str(s.ours), "pull-blob", repo, s.digest]
         results = [
