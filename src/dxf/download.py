@@ -210,6 +210,11 @@ class BlobReader:
         declared = self._response.headers.get("Accept-Ranges", "")
         return "bytes" in (unit.strip().lower() for unit in declared.split(","))
 
+    def consumed(self, count: int) -> None:
+        """The caller has read (and hashed into ``seed``) the next ``count`` bytes of the open
+        response itself: iterating goes on after them, and a retry asks for what follows them."""
+        self._offset += count
+
     def detach(self) -> requests.Response:
         """The open response, positioned at ``offset``, for a caller that reads it itself (and then
         verifies the blob itself, e.g. :class:`dxf.segments.SegmentedDownload`)."""

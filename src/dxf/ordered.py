@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
+from . import segments
+from .digest import READ_SIZE
 from .download import BlobReader
 from .exceptions import DXFRangeIgnoredError, DXFTransferCancelledError
 from .segments import Segment, SegmentedDownload, plan, verify_hash, worth_segmenting
@@ -158,17 +161,60 @@ class OrderedBlobReader:
 
     def _chunks(self, *, views: bool) -> Iterator[bytes | memoryview]:
         size = self.size
+        single = self._reader.views() if views else self._reader
         if size is None or not self._reader.accepts_ranges or not worth_segmenting(size, self._connections):
-            yield from self._reader.views() if views else self._reader
+            yield from single
             return
-        segments = plan(0, size, self._connections, longest=STREAM_MAX_SEGMENT)
-        sink = self.sink = MemorySink(segments, self._connections + SLACK_SEGMENTS)
-        job = SegmentedDownload(
-            self._repo, self.digest, segments, sink, connections=self._connections, report=None
-        )
-        hasher, handed = self._seed, 0
-        job.start(self._reader.detach())
+        probe, slow = self._probe(size)
+        if slow:
+            yield from self._segmented(size, probe)
+            return
+        # Fast (or the probe's read failed, which the reader's retries take over from where it
+        # stopped): one connection carries the blob, on the reader's own path, which reads into
+        # reused buffers and hashes on another thread; the machinery of several would cost more.
+        yield from probe
+        yield from single
+
+    def _probe(self, size: int) -> tuple[list[bytes], bool]:
+        """Read the first :data:`~dxf.segments.PROBE_BYTES` of the open response, timed as the file
+        path times its first answer: the pieces (hashed, and counted as consumed by the reader), and
+        whether they came slower than :data:`~dxf.segments.FAST_CONNECTION`."""
+        response = self._reader.detach()
+        pieces: list[bytes] = []
+        received, failed = 0, False
+        wanted = min(segments.PROBE_BYTES, size)
+        began = time.monotonic()
         try:
+            while received < wanted:
+                self._repo.check_cancelled()
+                piece = response.raw.read(min(READ_SIZE, wanted - received), decode_content=True)
+                if not piece:
+                    failed = True
+                    break
+                pieces.append(piece)
+                received += len(piece)
+        except DXFTransferCancelledError:
+            raise
+        except Exception:  # a cut or a stall is no verdict on the speed
+            failed = True
+        elapsed = max(time.monotonic() - began, 1e-9)
+        for piece in pieces:
+            self._seed.update(piece)
+        self._reader.consumed(received)
+        return pieces, not failed and received / elapsed < segments.FAST_CONNECTION
+
+    def _segmented(self, size: int, probe: list[bytes]) -> Iterator[bytes | memoryview]:
+        """The rest after ``probe`` over several connections, the first being the probed one."""
+        handed = sum(len(piece) for piece in probe)
+        planned = plan(handed, size, self._connections, longest=STREAM_MAX_SEGMENT)
+        sink = self.sink = MemorySink(planned, self._connections + SLACK_SEGMENTS)
+        job = SegmentedDownload(
+            self._repo, self.digest, planned, sink, connections=self._connections, report=None
+        )
+        hasher = self._seed
+        job.start(self._reader.detach(), judged_slow=True)
+        try:
+            yield from probe
             while (piece := sink.take()) is not None:
                 hasher.update(piece)
                 handed += len(piece)

@@ -251,10 +251,13 @@ class SegmentedDownload:
         self.start(first)
         self.join()
 
-    def start(self, first: requests.Response) -> None:
-        """Start fetching (the first segment from ``first``); returns at once."""
+    def start(self, first: requests.Response, *, judged_slow: bool = False) -> None:
+        """Start fetching (the first segment from ``first``); returns at once. ``judged_slow``: the
+        caller has timed ``first`` already and found it slow, so the other connections open now."""
         self._pool = ThreadPoolExecutor(self._connections, thread_name_prefix="dxf-segment")
-        self._futures = [self._pool.submit(self._lead, first)]
+        self._futures = [self._pool.submit(self._lead, first, judged_slow)]
+        if judged_slow:
+            self._start_helpers()
 
     def join(self) -> None:
         """Wait until every worker is done; raise the first failure (the workers stopped)."""
@@ -321,11 +324,11 @@ class SegmentedDownload:
         if received / max(time.monotonic() - began, 1e-9) < FAST_CONNECTION:
             self._start_helpers()
 
-    def _lead(self, response: requests.Response) -> None:
+    def _lead(self, response: requests.Response, judged: bool = False) -> None:
         """Serve segments from the first response while they come in order (the other connections
-        open once it has proved slow, see :meth:`_judge_first_answer`)."""
+        open once it has proved slow, see :meth:`_judge_first_answer`, unless ``judged`` already)."""
         position = self.segments[0].start
-        self._probe = (time.monotonic(), position)
+        self._probe = None if judged else (time.monotonic(), position)
         try:
             while (segment := self._claim()) is not None:
                 if segment.start != position:  # a helper took the next one: this stream is done

@@ -26,7 +26,7 @@ from harness.proxy import FaultProxy
 from harness.registry import PASSWORD, USERNAME, RegistryProcess
 
 MiB = 1024 * 1024
-BLOB = os.urandom(8 * MiB + 12345)
+BLOB = os.urandom(10 * MiB + 12345)  # after the 256 KiB probe, five segments of at most 2 MiB
 DIGEST = dxf.hash_bytes(BLOB)
 SEGMENT = 2 * MiB
 pytestmark = pytest.mark.usefixtures("clean_dxf_environment")
@@ -153,11 +153,40 @@ def test_the_window_bounds_what_is_fetched_ahead_of_the_reader(
 def test_a_cut_segment_is_retried_alone(pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges) -> None:
     exchanges.clear()
     proxy.cut_after(3 * MiB // 2)  # the next connection to send data breaks inside its segment
-    assert b"".join(_reader(pushed)) == BLOB
+    reader = _reader(pushed)
+    assert b"".join(reader) == BLOB
     assert proxy.cuts == 1
+    assert reader.sink is not None
+    planned = {segment.start for segment in reader.sink.segments}
     starts = [int(r[6:].partition("-")[0]) for r in _ranges(exchanges, proxy.host) if r]
-    assert any(start % SEGMENT for start in starts), starts  # one continued mid-segment
+    assert [start for start in starts if start not in planned], starts  # one continued mid-segment
     assert proxy.bytes_downstream < 2 * len(BLOB)
+
+
+def test_a_fast_first_connection_carries_the_blob_alone(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first bytes came fast: no other connection, no in-memory window, and the reader goes on
+    with the one-connection path (the probe's bytes first)."""
+    monkeypatch.setattr(dxf.segments, "FAST_CONNECTION", 0)  # every link counts as fast
+    exchanges.clear()
+    reader = _reader(pushed)
+    assert b"".join(reader) == BLOB
+    assert reader.sink is None
+    assert _ranges(exchanges, proxy.host) == [""]
+
+
+def test_a_cut_during_the_probe_is_resumed_by_the_one_connection_reader(
+    pushed: dxf.DXF, proxy: FaultProxy, exchanges: Exchanges
+) -> None:
+    exchanges.clear()
+    proxy.cut_after(100 * 1024)  # inside the first 256 KiB, which are timed
+    reader = _reader(pushed)
+    assert b"".join(reader) == BLOB
+    assert proxy.cuts == 1 and reader.sink is None
+    ranges = _ranges(exchanges, proxy.host)
+    assert ranges[0] == "" and len(ranges) == 2 and ranges[1].startswith("bytes="), ranges
+    assert 0 < int(ranges[1][6:].partition("-")[0]) <= 100 * 1024, ranges
 
 
 def test_a_server_that_claims_ranges_but_ignores_them_gets_one_connection() -> None:
