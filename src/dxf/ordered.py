@@ -3,10 +3,15 @@ handed on strictly in order, in bounded memory.
 
 A file can take segments at any offset (:class:`dxf.segments.FileSink`); a stream cannot, so here each
 segment's bytes wait in memory until every byte before them has been handed on. The connections,
-the slow-start judgement, retries, a fresh redirect after a 403 and the fall-back when ranges are not
-honoured are :class:`dxf.segments.SegmentedDownload`'s, shared with the file path; this module adds
-the sink that keeps the bytes in order (:class:`MemorySink`) and the iterator over them
-(:class:`OrderedBlobReader`).
+retries, a fresh redirect after a 403 and the fall-back when ranges are not honoured are
+:class:`dxf.segments.SegmentedDownload`'s, shared with the file path; this module adds the sink that
+keeps the bytes in order (:class:`MemorySink`) and the iterator over them (:class:`OrderedBlobReader`).
+
+The slow-start judgement is made here, before any of that machinery starts: the first
+:data:`~dxf.segments.PROBE_BYTES` are read and timed on the open response. When they came fast (on
+loopback or a fast LAN), the rest stays on the one-connection reader, whose reused buffers and hashing
+thread cost less than a window of in-memory segments (measured: 1.22 s against 1.46 s per GiB to a
+file on loopback); when slow, the other connections open at once.
 
 Memory is bounded by a *window*: a connection may start fetching a segment only while that segment
 is fewer than ``window`` segments past the one being handed on (the front). Every byte held is in

@@ -25,6 +25,7 @@ from dxf.digest import Digest
 from dxf.download import partial_path
 from dxf.main import run_command
 from dxf.segments import MIN_SEGMENTED_BYTES
+from harness.figures import Record
 from harness.proxy import FaultProxy
 
 MiB = 1024 * 1024
@@ -63,7 +64,7 @@ def _child(proxy: FaultProxy, argv: list[str], stdout: int | None = None) -> sub
 
 
 def test_a_killed_multi_connection_download_resumes_from_its_gap_free_prefix(
-    proxy: FaultProxy, pushed: str, tmp_path: Path
+    proxy: FaultProxy, pushed: str, tmp_path: Path, record_property: Record
 ) -> None:
     target = tmp_path / "blob"
     part = Path(partial_path(str(target), Digest.parse(DIGEST)))
@@ -98,6 +99,9 @@ def test_a_killed_multi_connection_download_resumes_from_its_gap_free_prefix(
     assert not part.exists() and not mark.exists()
     fetched = proxy.bytes_downstream - before
     assert fetched <= len(BLOB) - prefix + 64 * 1024  # only what was past the prefix, and heads
+    record_property("blob", f"{len(BLOB) / MiB:.0f} MiB")
+    record_property("marked prefix kept", f"{prefix / MiB:.1f} MiB")
+    record_property("fetched by the resume", f"{fetched / MiB:.1f} MiB")
 
 
 def test_sigterm_stops_a_multi_connection_pull_to_stdout_promptly(
