@@ -462,7 +462,7 @@ class Transport:
         answering an upload or a delete with 100 MiB never has them held in memory.
         """
         try:
-            response = self._send_once(method, url, headers, params, data, True, cookies)
+            response = self._send_once(method, url, headers, params, data, cookies)
             if not stream:
                 try:
                     _read_unstreamed(response, method)
@@ -486,22 +486,22 @@ class Transport:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None,
         data: Any,
-        stream: bool,
         cookies: bool = True,
     ) -> requests.Response:
+        """One request, streamed (its body is read by the caller: see :meth:`_send_observed`)."""
         verify = self.tlsverify
         with warnings.catch_warnings():
             if verify is False:
                 warnings.simplefilter("ignore", InsecureRequestWarning)
             if not cookies:
-                return self._send_without_cookies(method, url, headers, params, data, stream)
+                return self._send_without_cookies(method, url, headers, params, data)
             return self.session.request(
                 method,
                 url,
                 headers=dict(headers),
                 params=params,
                 data=data,
-                stream=stream,
+                stream=True,
                 allow_redirects=False,
                 verify=verify,
                 cert=self.cert,
@@ -515,12 +515,11 @@ class Transport:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None,
         data: Any,
-        stream: bool,
     ) -> requests.Response:
         """One request on the pooled connections, without the session's cookie jar: for another
         origin (``Session.request`` would attach every cookie whose domain matches, ignoring ports)."""
         prepared = requests.Request(method, url, headers=dict(headers), params=params, data=data).prepare()
-        settings = self.session.merge_environment_settings(prepared.url, {}, stream, self.tlsverify, None)
+        settings = self.session.merge_environment_settings(prepared.url, {}, True, self.tlsverify, None)
         return self.session.send(
             prepared, allow_redirects=False, timeout=self.effective_timeout(), **settings
         )
