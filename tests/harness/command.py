@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RSS_BOUND", "Finished", "run_dxf"]
+__all__ = ["RSS_BOUND", "STUB_PASSWORD", "Finished", "run_dxf", "token_env"]
 
 MIB = 1024 * 1024
 #: What a command that holds no body in memory may peak at: the interpreter, requests and dxf take
 #: about 30 MiB here, and the hostile servers serve 100 MiB bodies a command must not hold.
 RSS_BOUND = 64 * MIB
+#: The password commands are given against the stub token servers: no message may ever show it.
+STUB_PASSWORD = "s3cret-pw"
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,15 @@ def run_dxf(args: list[str], env: Mapping[str, str], *, timeout: float = 60.0) -
         peak_rss=peak_kib * 1024,
         killed=killed,
     )
+
+
+def token_env(host: str, ca_cert: str, **extra: str) -> dict[str, str]:
+    """The environment of a command talking to a TLS stub registry at ``host`` that asks for a
+    token: the test process's environment without its ``DXF_*`` variables, the harness CA, user
+    ``fred`` with :data:`STUB_PASSWORD`, and ``extra`` (e.g. ``DXF_RETRIES="0"``)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DXF_")}
+    env.update(
+        {"DXF_HOST": host, "DXF_TLSVERIFY": ca_cert, "DXF_USERNAME": "fred", "DXF_PASSWORD": STUB_PASSWORD}
+    )
+    env.update(extra)
+    return env

@@ -17,8 +17,23 @@ import json
 import os
 import sys
 import tracemalloc
+from collections.abc import Callable
 
 from dxf.main import run_command
+
+
+def traced_peak_of(call: Callable[[], object]) -> tuple[BaseException | None, int]:
+    """Run ``call`` in this process under ``tracemalloc``: what it raised (handed back for the test
+    to assert on; None if nothing) and the most memory Python objects held at once meanwhile."""
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except BaseException as exc:
+        error = exc
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return error, peak
 
 
 def _high_water_kib() -> int:

@@ -13,7 +13,6 @@ the bytes the server got to send before the client hung up (socket buffers inclu
 from __future__ import annotations
 
 import hashlib
-import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,8 @@ import pytest
 import dxf
 from dxf import exceptions as ex
 from dxf.limits import MAX_ERROR_BODY_SIZE
-from harness.command import RSS_BOUND, run_dxf
+from harness.command import RSS_BOUND, STUB_PASSWORD, run_dxf, token_env
+from harness.peak import traced_peak_of
 from harness.pki import PkiPaths
 from harness.stub import Reply, StubRequest, StubServer
 
@@ -120,18 +120,6 @@ OPERATIONS: dict[str, tuple[tuple[str, str], Callable[[dxf.DXF], object], list[s
 FLOODS = [(500, True, True), (404, False, False), (400, True, False)]
 
 
-def _peak_while(call: Callable[[], object]) -> tuple[BaseException | None, int]:
-    tracemalloc.start()
-    try:
-        call()
-        error = None
-    except BaseException as exc:  # handed back to the test to assert on
-        error = exc
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return error, peak
-
-
 def _expected_type(status: int) -> type[ex.DXFHTTPError]:
     return ex.DXFNotFoundError if status == 404 else ex.DXFHTTPError
 
@@ -146,7 +134,7 @@ def test_an_endless_error_body_is_read_within_its_cap(
     flood = Flood(status, json, declared)
     with StubServer(_registry(flood, operation)) as server:
         client = dxf.DXF(server.host, REPO, insecure=True, retries=0)
-        error, peak = _peak_while(lambda: OPERATIONS[operation][1](client))
+        error, peak = traced_peak_of(lambda: OPERATIONS[operation][1](client))
     assert type(error) is _expected_type(status), error
     assert isinstance(error, ex.DXFHTTPError)
     assert str(error).endswith(f"{status} {REASONS[status]}"), str(error)  # no details past the cap
@@ -172,7 +160,7 @@ def test_an_endless_401_body_is_read_within_its_cap(
 
     with StubServer(answer) as server:
         client = dxf.DXF(server.host, REPO, insecure=True, retries=0)
-        error, peak = _peak_while(lambda: OPERATIONS[operation][1](client))
+        error, peak = traced_peak_of(lambda: OPERATIONS[operation][1](client))
     assert type(error) is ex.DXFUnauthorizedError, error
     assert peak < 8 * MIB and flood.produced < flood.served * 16 * MIB, (peak, flood.produced)
     record_property("peak_traced_mib", round(peak / MIB, 1))
@@ -202,7 +190,7 @@ def test_retried_error_answers_are_each_read_within_the_cap(
     with StubServer(lambda _request: flood.reply()) as server:
         client = dxf.DXF(server.host, REPO, insecure=True, retries=2)
         client._transport.sleep = lambda _seconds: None  # the back-off is not what is tested here
-        error, peak = _peak_while(lambda: client.del_blob(DIGEST))
+        error, peak = traced_peak_of(lambda: client.del_blob(DIGEST))
     assert isinstance(error, ex.DXFHTTPError) and error.status_code == 503
     assert flood.served == 3 and peak < 8 * MIB and flood.produced < 3 * 16 * MIB
     record_property("attempts", flood.served)
@@ -244,16 +232,10 @@ def test_an_endless_token_server_error_is_read_within_its_cap(
     tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
     with StubServer(answer, tls=tls) as server:
         host = server.host
-        env = {
-            "DXF_HOST": server.host,
-            "DXF_TLSVERIFY": str(harness_pki.ca_cert),
-            "DXF_USERNAME": "fred",
-            "DXF_PASSWORD": "s3cret-pw",
-            "DXF_RETRIES": "0",
-        }
+        env = token_env(server.host, str(harness_pki.ca_cert), DXF_RETRIES="0")
         done = run_dxf(["list-aliases", REPO], env)
     line = done.one_line_failure()
-    assert line.endswith(f"token server: {status} {REASONS[status]}") and "s3cret-pw" not in line, line
+    assert line.endswith(f"token server: {status} {REASONS[status]}") and STUB_PASSWORD not in line, line
     assert done.peak_rss < RSS_BOUND, done.peak_rss_mib
     assert flood.produced < 16 * MIB
     record_property("exit_code", done.returncode)

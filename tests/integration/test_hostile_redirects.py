@@ -19,7 +19,7 @@ import requests
 
 import dxf
 from dxf.transport import MAX_REDIRECTS
-from harness.command import RSS_BOUND, run_dxf
+from harness.command import RSS_BOUND, STUB_PASSWORD, run_dxf, token_env
 from harness.pki import PkiPaths
 from harness.stub import Reply, StubRequest, StubServer
 
@@ -100,16 +100,10 @@ def test_a_token_realm_that_redirects_in_a_loop_stops(
     tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
     with StubServer(answer, tls=tls) as server:
         host = server.host
-        env = {
-            "DXF_HOST": server.host,
-            "DXF_TLSVERIFY": str(harness_pki.ca_cert),
-            "DXF_USERNAME": "fred",
-            "DXF_PASSWORD": "s3cret-pw",
-        }
-        done = run_dxf(["list-aliases", REPO], env)
+        done = run_dxf(["list-aliases", REPO], token_env(server.host, str(harness_pki.ca_cert)))
         token_requests = len([r for r in server.seen if r.path.startswith("/token")])
     line = done.one_line_failure()
-    assert f"more than {MAX_REDIRECTS} redirects" in line and "s3cret-pw" not in line
+    assert f"more than {MAX_REDIRECTS} redirects" in line and STUB_PASSWORD not in line
     assert token_requests == MAX_REDIRECTS + 1
     record_property("exit_code", done.returncode)
     record_property("token_requests", token_requests)

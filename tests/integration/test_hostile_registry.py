@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import requests
 
 import dxf
 from dxf import exceptions as ex
-from harness.command import RSS_BOUND, run_dxf
+from harness.command import RSS_BOUND, STUB_PASSWORD, run_dxf, token_env
+from harness.peak import traced_peak_of
 from harness.pki import PkiPaths
 from harness.stub import Reply, StubRequest, StubServer
 
@@ -97,18 +97,6 @@ def _flood(declare_length: bool, produced: list[int]) -> Reply:
     return Reply(200, headers, pieces())
 
 
-def _peak_while(call: Callable[[], object]) -> tuple[BaseException | None, int]:
-    tracemalloc.start()
-    try:
-        call()
-        error = None
-    except BaseException as exc:  # handed back to the test to assert on
-        error = exc
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return error, peak
-
-
 @pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("operation", ["get_alias", "get_manifest_and_response", "list_aliases"])
 def test_oversized_manifest_or_page_is_refused_in_bounded_memory(
@@ -118,7 +106,7 @@ def test_oversized_manifest_or_page_is_refused_in_bounded_memory(
     with StubServer(lambda _request: _flood(declare_length, produced)) as server:
         client = dxf.DXF(server.host, REPO, insecure=True, retries=0)
         method = getattr(client, operation)
-        error, peak = _peak_while(lambda: method() if operation == "list_aliases" else method("big"))
+        error, peak = traced_peak_of(lambda: method() if operation == "list_aliases" else method("big"))
     assert isinstance(error, ex.DXFProtocolError), error
     assert "the limit is 4 MiB" in str(error)
     assert peak < 16 * MIB, peak
@@ -162,7 +150,7 @@ def test_oversized_token_answer_is_refused(harness_pki: PkiPaths) -> None:
     with StubServer(answer, tls=tls) as server:
         host = server.host
         client = dxf.DXF(server.host, REPO, auth, tlsverify=str(harness_pki.ca_cert), retries=0)
-        error, peak = _peak_while(client.list_aliases)
+        error, peak = traced_peak_of(client.list_aliases)
     assert isinstance(error, ex.DXFProtocolError), error
     assert "the limit is 1 MiB" in str(error)
     assert peak < 16 * MIB, peak
@@ -184,20 +172,6 @@ def _token_registry(
     return answer
 
 
-def _token_env(host: str, pki: PkiPaths) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXF_")}
-    env.update(
-        {
-            "DXF_HOST": host,
-            "DXF_TLSVERIFY": str(pki.ca_cert),
-            "DXF_USERNAME": "fred",
-            "DXF_PASSWORD": "s3cret-pw",
-            "DXF_RETRIES": "0",
-        }
-    )
-    return env
-
-
 def test_a_10_mib_token_answer_is_refused_in_one_line(
     harness_pki: PkiPaths, record_property: Callable[[str, object], None]
 ) -> None:
@@ -216,9 +190,11 @@ def test_a_10_mib_token_answer_is_refused_in_one_line(
 
     tls = (str(harness_pki.server_cert), str(harness_pki.server_key))
     with StubServer(_token_registry(token, lambda host: f"https://{host}/token"), tls=tls) as server:
-        done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+        done = run_dxf(
+            ["list-aliases", REPO], token_env(server.host, str(harness_pki.ca_cert), DXF_RETRIES="0")
+        )
     line = done.one_line_failure()
-    assert "refusing the token server's answer: the limit is 1 MiB" in line and "s3cret-pw" not in line
+    assert "refusing the token server's answer: the limit is 1 MiB" in line and STUB_PASSWORD not in line
     assert done.peak_rss < RSS_BOUND and produced[0] < ten
     record_property("exit_code", done.returncode)
     record_property("peak_rss_mib", done.peak_rss_mib)
@@ -245,13 +221,15 @@ def test_a_token_answer_without_a_token_is_one_clear_error(
         with pytest.raises(ex.DXFUnexpectedError) as info:
             client.list_aliases()
         assert str(info.value) == said
-        done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+        done = run_dxf(
+            ["list-aliases", REPO], token_env(server.host, str(harness_pki.ca_cert), DXF_RETRIES="0")
+        )
     assert done.one_line_failure().endswith(said)
     record_property("exit_code", done.returncode)
 
 
 def _auth(obj: dxf.DXFBase, response: requests.Response) -> None:
-    obj.authenticate("fred", "s3cret-pw", response=response)
+    obj.authenticate("fred", STUB_PASSWORD, response=response)
 
 
 def test_a_plain_http_realm_on_an_https_registry_is_refused(
@@ -265,9 +243,11 @@ def test_a_plain_http_realm_on_an_https_registry_is_refused(
             client = dxf.DXF(server.host, REPO, _auth, tlsverify=str(harness_pki.ca_cert), retries=0)
             with pytest.raises(ex.DXFSecurityError, match=r"refusing token realm http://.*: it is not https"):
                 client.list_aliases()
-            done = run_dxf(["list-aliases", REPO], _token_env(server.host, harness_pki))
+            done = run_dxf(
+                ["list-aliases", REPO], token_env(server.host, str(harness_pki.ca_cert), DXF_RETRIES="0")
+            )
         assert realm.seen == []
     line = done.one_line_failure()
-    assert "it is not https" in line and "s3cret-pw" not in line
+    assert "it is not https" in line and STUB_PASSWORD not in line
     record_property("exit_code", done.returncode)
     record_property("realm_requests", len(realm.seen))
