@@ -141,6 +141,19 @@ DEFAULT_JOBS = 4
 PULL_BLOB_CHUNK_SIZE = 8192
 
 
+def authenticate_as(dxf_obj: DXFBase, credentials: Credentials, response: requests.Response) -> None:
+    """Answer ``response`` (a 401) with :meth:`DXFBase.authenticate` and what ``credentials`` hold:
+    how the client renews with the credentials it was given, and how the command's python-dxf-style
+    auth callback answers with what it found."""
+    dxf_obj.authenticate(
+        credentials.username,
+        credentials.password,
+        response=response,
+        authorization=credentials.authorization,
+        identity_token=credentials.identity_token,
+    )
+
+
 class DXFBase:
     """A registry host: authentication, the catalog, and the session every repository client shares.
 
@@ -289,13 +302,7 @@ class DXFBase:
             return
         credentials = self._auth_state.credentials() or self._stored_credentials()
         if credentials is not None and not self._insecure:
-            self.authenticate(
-                credentials.username,
-                credentials.password,
-                response=response,
-                authorization=credentials.authorization,
-                identity_token=credentials.identity_token,
-            )
+            authenticate_as(self, credentials, response)
 
     def _stored_credentials(self) -> Credentials | None:
         """What the ``credentials`` source holds for this host (never consulted over plain HTTP)."""

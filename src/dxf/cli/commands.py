@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import requests
 
 from .. import exceptions as dxf_exceptions
-from ..client import DXF, DXFBase
+from ..client import DXF, DXFBase, authenticate_as
 from ..copy import copy
 from ..credentials import erase_login, store_login
 from ..digest import hash_file
@@ -547,14 +547,7 @@ def _auth_callback(settings: Settings) -> Any:
     """python-dxf's auth callback: authenticate with what :func:`resolve_credentials` finds."""
 
     def auth(dxf_obj: DXFBase, response: requests.Response) -> None:
-        found = resolve_credentials(settings)
-        dxf_obj.authenticate(
-            found.username,
-            found.password,
-            response=response,
-            authorization=found.authorization,
-            identity_token=found.identity_token,
-        )
+        authenticate_as(dxf_obj, resolve_credentials(settings), response)
 
     return auth
 
