@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RSS_BOUND", "STUB_PASSWORD", "Finished", "run_dxf", "token_env"]
+__all__ = ["RSS_BOUND", "STUB_PASSWORD", "Finished", "run_dxf", "token_env", "wait_for"]
 
 MIB = 1024 * 1024
 #: What a command that holds no body in memory may peak at: the interpreter, requests and dxf take
@@ -99,3 +100,13 @@ def token_env(host: str, ca_cert: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Poll ``condition`` (an observable state of a child process: a file's size, a proxy's
+    counters) until it holds, failing the test after ``timeout`` seconds. A child process cannot
+    signal a condition variable of ours, so this polls, every 10 ms."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)

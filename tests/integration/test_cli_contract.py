@@ -18,8 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from test_cli import DXF_SCRIPT, MISSING, child_env, fails, library_client, ok, 
 import dxf
 from dxf import exceptions as ex
 from dxf.main import ConfigError, doit
+from harness.command import wait_for
 from harness.figures import Record
 from harness.proxy import FaultProxy
 from harness.registry import RegistryProcess, free_port, harness_env
@@ -48,14 +47,6 @@ def big_blob(registry_plain: RegistryProcess, repo_name: str) -> tuple[str, byte
     data = os.urandom(8 * MiB)
     with library_client(registry_plain, repo_name) as client:
         return client.push_blob(data=data, digest=dxf.hash_bytes(data)), data
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Poll ``condition`` until it holds (an observable event), failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _bytes_in(directory: Path) -> int:
@@ -125,7 +116,7 @@ def _pull_held_in_flight(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    _wait_for(lambda: (proxy.stalls == 1 and _bytes_in(out_dir) > 0) or child.poll() is not None, "bytes")
+    wait_for(lambda: (proxy.stalls == 1 and _bytes_in(out_dir) > 0) or child.poll() is not None, "bytes")
     assert child.poll() is None, child.communicate()
     return child
 

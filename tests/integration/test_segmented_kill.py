@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from dxf.digest import Digest
 from dxf.download import partial_path
 from dxf.main import run_command
 from dxf.segments import MIN_SEGMENTED_BYTES
+from harness.command import wait_for
 from harness.figures import Record
 from harness.proxy import FaultProxy
 
@@ -39,14 +38,6 @@ def pushed(proxy: FaultProxy, repo_name: str) -> str:
     with dxf.DXF(proxy.host, repo_name, insecure=True) as client:
         client.push_blob(data=BLOB, digest=DIGEST)
     return repo_name
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Poll an observable condition of another process until it holds, failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _size(path: Path) -> int:
@@ -73,7 +64,7 @@ def test_a_killed_multi_connection_download_resumes_from_its_gap_free_prefix(
     proxy.stall_after(3 * MiB)  # the first connection: the start of the blob
     argv = ["pull-blob", pushed, DIGEST, "-o", str(target), "--resume", "--connections", "4"]
     child = _child(proxy, argv)
-    _wait_for(
+    wait_for(
         lambda: (
             child.poll() is not None
             or (proxy.stalls == 1 and _size(part) >= 16 * MiB and (partmark.read(str(part)) or 0) >= 2 * MiB)
@@ -89,7 +80,7 @@ def test_a_killed_multi_connection_download_resumes_from_its_gap_free_prefix(
 
     proxy.release_stalls()
     proxy.shape()
-    _wait_for(lambda: proxy.stats()["active"] == 0, "the killed child's connections to close")
+    wait_for(lambda: proxy.stats()["active"] == 0, "the killed child's connections to close")
     before = proxy.bytes_downstream
     env = {"DXF_HOST": proxy.host, "DXF_INSECURE": "1"}
     # One connection: a segmented run closes its first answer early, and what the proxy had already
@@ -113,7 +104,7 @@ def test_sigterm_stops_a_multi_connection_pull_to_stdout_promptly(
     proxy.stall_after(3 * MiB)
     with out.open("wb") as sink:
         child = _child(proxy, ["pull-blob", pushed, DIGEST, "--connections", "4"], stdout=sink.fileno())
-        _wait_for(
+        wait_for(
             lambda: child.poll() is not None or (proxy.stalls == 1 and _size(out) > 0),
             "bytes on standard output",
         )
