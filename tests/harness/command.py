@@ -19,7 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RSS_BOUND", "STUB_PASSWORD", "Finished", "run_dxf", "token_env", "wait_for"]
+import pytest
+
+from dxf.main import run_command
+
+__all__ = ["RSS_BOUND", "STUB_PASSWORD", "Finished", "run_dxf", "run_in_process", "token_env", "wait_for"]
 
 MIB = 1024 * 1024
 #: What a command that holds no body in memory may peak at: the interpreter, requests and dxf take
@@ -110,3 +114,13 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> N
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+
+
+def run_in_process(
+    argv: list[str], env: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]
+) -> tuple[int, str, str]:
+    """The command run in this process (:func:`dxf.main.run_command`): its exit status, and what it
+    wrote to standard output and standard error, as text."""
+    code = run_command(argv, env)
+    captured = capsysbinary.readouterr()
+    return code, captured.out.decode(), captured.err.decode()

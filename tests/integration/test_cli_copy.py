@@ -14,20 +14,12 @@ import pytest
 import dxf
 from dxf.digest import Digest
 from dxf.layout import OCILayout
-from dxf.main import run_command
 from dxf.manifest import DOCKER_MANIFEST_V2, OCTET_STREAM, Descriptor, make_dxf_manifest
+from harness.command import run_in_process
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 from harness.store_contract import push_alias
 
 pytestmark = pytest.mark.usefixtures("clean_dxf_environment")
-
-
-def _run(
-    argv: list[str], env: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]
-) -> tuple[int, str, str]:
-    code = run_command(argv, env)
-    captured = capsysbinary.readouterr()
-    return code, captured.out.decode(), captured.err.decode()
 
 
 def _client(registry: RegistryProcess, repo: str) -> dxf.DXF:
@@ -44,7 +36,7 @@ def test_copy_registry_to_layout_and_back(
     desc, _, blobs = push_alias(source.store, "v1", count=3)
     env = {**harness_env(registry), "DXF_PROGRESS": "1"}
     layout = tmp_path / "carried"
-    code, out, err = _run(
+    code, out, err = run_in_process(
         ["copy", "--jobs", "2", f"docker://{registry.host}/{repo_name}:v1", f"oci:{layout}:v1"],
         env,
         capsysbinary,
@@ -52,7 +44,7 @@ def test_copy_registry_to_layout_and_back(
     assert (code, out) == (0, f"{desc.digest}\n"), err
     assert "total" in err
     assert OCILayout(str(layout)).resolve("v1").digest == desc.digest
-    code, out, err = _run(
+    code, out, err = run_in_process(
         ["copy", f"oci:{layout}:v1", f"docker://{registry.host}/{repo_name}-back:landed"], env, capsysbinary
     )
     assert (code, out) == (0, f"{desc.digest}\n"), err
@@ -70,11 +62,15 @@ def test_plain_http_is_chosen_per_side(
     push_alias(_client(registry_plain, repo_name).store, "v1")
     src = f"docker://{registry_plain.host}/{repo_name}:v1"
     env = {"DXF_HOST": registry_plain.host, "DXF_RETRIES": "0"}
-    code, _, err = _run(["copy", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary)
+    code, _, err = run_in_process(["copy", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary)
     assert code == 1 and len(err.strip().splitlines()) == 1  # https to a plain-HTTP registry
-    code, _, err = _run(["copy", "--dest-insecure", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary)
+    code, _, err = run_in_process(
+        ["copy", "--dest-insecure", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary
+    )
     assert code == 1, err
-    code, _, err = _run(["copy", "--src-insecure", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary)
+    code, _, err = run_in_process(
+        ["copy", "--src-insecure", src, f"oci:{tmp_path / 'a'}:v1"], env, capsysbinary
+    )
     assert code == 0, err
 
 
@@ -87,10 +83,10 @@ def test_dxf_credentials_go_only_to_dxf_host(
     push_alias(_client(registry_basic, repo_name).store, "v1")
     argv = ["copy", f"docker://{registry_basic.host}/{repo_name}:v1", f"oci:{tmp_path / 'l'}:v1"]
     env = harness_env(registry_basic)
-    code, _, err = _run(argv, {**env, "DXF_HOST": "registry.elsewhere.test"}, capsysbinary)
+    code, _, err = run_in_process(argv, {**env, "DXF_HOST": "registry.elsewhere.test"}, capsysbinary)
     assert code == 13, err
     assert PASSWORD not in err and len(err.strip().splitlines()) == 1
-    code, _, err = _run(argv, env, capsysbinary)
+    code, _, err = run_in_process(argv, env, capsysbinary)
     assert code == 0, err
 
 
@@ -113,7 +109,7 @@ def test_other_hosts_use_docker_stored_credentials(
         "DOCKER_CONFIG": str(config),
     }
     argv = ["copy", f"docker://{registry_basic.host}/{repo_name}:v1", f"oci:{tmp_path / 'l'}:v1"]
-    code, _, err = _run(argv, env, capsysbinary)
+    code, _, err = run_in_process(argv, env, capsysbinary)
     assert code == 0, err
     assert OCILayout(str(tmp_path / "l")).resolve("v1")
 
@@ -148,7 +144,7 @@ def test_copy_failures_are_one_line(tmp_path: Path, capsysbinary: pytest.Capture
         (["copy", "localhost:5000/x:v1", f"oci:{tmp_path}:v1"], 1),
         (["copy", f"oci:{tmp_path / 'empty'}:v1", f"oci:{tmp_path / 'other'}:v1"], 2),
     ]:
-        code, out, err = _run(argv, env, capsysbinary)
+        code, out, err = run_in_process(argv, env, capsysbinary)
         assert (code, out) == (status, ""), (argv, err)
         assert err.strip() and (status == 2 or len(err.strip().splitlines()) == 1), err
     assert not (tmp_path / "other").exists()

@@ -11,17 +11,9 @@ import pytest
 import dxf
 from dxf.exceptions import DXFError, DXFNotFoundError
 from dxf.layout import OCILayout
-from dxf.main import run_command
+from harness.command import run_in_process
 
 pytestmark = pytest.mark.usefixtures("clean_dxf_environment")
-
-
-def _run(
-    argv: list[str], env: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]
-) -> tuple[int, str, str]:
-    code = run_command(argv, env)
-    captured = capsysbinary.readouterr()
-    return code, captured.out.decode(), captured.err.decode()
 
 
 def test_every_command_works_offline(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -29,30 +21,32 @@ def test_every_command_works_offline(tmp_path: Path, capsysbinary: pytest.Captur
     data = tmp_path / "logger.dat"
     data.write_bytes(os.urandom(50_000))
     repo = "fred/datalogger"
-    code, out, err = _run(["push-blob", repo, str(data), "@may15"], env, capsysbinary)
+    code, out, err = run_in_process(["push-blob", repo, str(data), "@may15"], env, capsysbinary)
     assert code == 0, err
     digest = out.strip()
     assert digest == dxf.hash_file(str(data))
     assert (tmp_path / "store" / "fred" / "datalogger" / "oci-layout").is_file()
-    assert _run(["get-alias", repo, "may15"], env, capsysbinary)[1] == f"{digest}\n"
-    assert _run(["blob-size", repo, "@may15"], env, capsysbinary)[1] == "50000\n"
-    assert _run(["list-aliases", repo], env, capsysbinary)[1] == "may15\n"
-    assert _run(["list-repos"], env, capsysbinary)[1] == "fred/datalogger\n"
+    assert run_in_process(["get-alias", repo, "may15"], env, capsysbinary)[1] == f"{digest}\n"
+    assert run_in_process(["blob-size", repo, "@may15"], env, capsysbinary)[1] == "50000\n"
+    assert run_in_process(["list-aliases", repo], env, capsysbinary)[1] == "may15\n"
+    assert run_in_process(["list-repos"], env, capsysbinary)[1] == "fred/datalogger\n"
     out_file = tmp_path / "back.dat"
-    code, _, err = _run(["pull-blob", repo, "@may15", "-o", str(out_file)], env, capsysbinary)
+    code, _, err = run_in_process(["pull-blob", repo, "@may15", "-o", str(out_file)], env, capsysbinary)
     assert code == 0 and out_file.read_bytes() == data.read_bytes(), err
     pulled = tmp_path / "o"
-    code, out, err = _run(["pull-blobs", repo, "--output-dir", str(pulled), digest], env, capsysbinary)
+    code, out, err = run_in_process(
+        ["pull-blobs", repo, "--output-dir", str(pulled), digest], env, capsysbinary
+    )
     assert code == 0 and Path(out.strip()).read_bytes() == data.read_bytes(), err
-    code, out, err = _run(["auth", repo, "pull"], env, capsysbinary)
+    code, out, err = run_in_process(["auth", repo, "pull"], env, capsysbinary)
     assert code == 1 and out == "" and "needs a registry" in err and len(err.strip().splitlines()) == 1
-    code, out, _ = _run(["gc", repo], env, capsysbinary)
+    code, out, _ = run_in_process(["gc", repo], env, capsysbinary)
     assert (code, out) == (0, "freed 0 bytes\n")
-    code, out, _ = _run(["del-alias", repo, "may15"], env, capsysbinary)
+    code, out, _ = run_in_process(["del-alias", repo, "may15"], env, capsysbinary)
     assert (code, out) == (0, f"{digest}\n")
-    code, out, _ = _run(["gc", repo], env, capsysbinary)
+    code, out, _ = run_in_process(["gc", repo], env, capsysbinary)
     assert code == 0 and out.splitlines() == [f"{digest} 50000", "freed 50000 bytes"]
-    code, _, err = _run(["pull-blob", repo, digest], env, capsysbinary)
+    code, _, err = run_in_process(["pull-blob", repo, digest], env, capsysbinary)
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
@@ -60,9 +54,9 @@ def test_del_blob_works_as_on_a_registry(tmp_path: Path, capsysbinary: pytest.Ca
     env = {"DXF_HOST": f"oci:{tmp_path}"}
     data = tmp_path / "f"
     data.write_bytes(b"some bytes")
-    digest = _run(["push-blob", "r", str(data)], env, capsysbinary)[1].strip()
-    assert _run(["del-blob", "r", digest], env, capsysbinary)[0] == 0
-    assert _run(["blob-size", "r", digest], env, capsysbinary)[0] == 2
+    digest = run_in_process(["push-blob", "r", str(data)], env, capsysbinary)[1].strip()
+    assert run_in_process(["del-blob", "r", digest], env, capsysbinary)[0] == 0
+    assert run_in_process(["blob-size", "r", digest], env, capsysbinary)[0] == 2
 
 
 def test_the_module_on_a_layout_root(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import dxf
 from dxf import exceptions as ex
-from dxf.main import run_command
+from harness.command import run_in_process
 from harness.registry import PASSWORD, USERNAME, RegistryProcess, harness_env
 
 
@@ -61,20 +61,12 @@ def test_one_failure_fails_the_batch_and_leaves_no_partial_files(
     assert missing.replace(":", "-") not in os.listdir(out)
 
 
-def _run(
-    argv: list[str], env: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]
-) -> tuple[int, str, str]:
-    code = run_command(argv, env)
-    captured = capsysbinary.readouterr()
-    return code, captured.out.decode(), captured.err.decode()
-
-
 def test_cli_push_blobs_sets_alias_in_order(
     registry: RegistryProcess, repo_name: str, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     env = harness_env(registry)
     files = _files(tmp_path, 5)
-    code, out, err = _run(
+    code, out, err = run_in_process(
         ["push-blobs", repo_name, "--jobs", "3", "@batch", *map(str, files)], env, capsysbinary
     )
     assert code == 0, err
@@ -83,7 +75,9 @@ def test_cli_push_blobs_sets_alias_in_order(
     assert _client(registry, repo_name).get_alias("batch") == digests
 
     outdir = tmp_path / "pulled"
-    code, out, err = _run(["pull-blobs", repo_name, "--output-dir", str(outdir), "@batch"], env, capsysbinary)
+    code, out, err = run_in_process(
+        ["pull-blobs", repo_name, "--output-dir", str(outdir), "@batch"], env, capsysbinary
+    )
     assert code == 0, err
     assert [Path(p).read_bytes() for p in out.split()] == [f.read_bytes() for f in files]
 
@@ -99,7 +93,7 @@ def test_cli_parallel_usage_errors(
         (["pull-blobs", repo_name, "sha256:" + "0" * 64], "--output-dir"),
         (["pull-blobs", repo_name, "--output-dir", "d"], "too few arguments"),
     ]:
-        code, _, err = _run(argv, env, capsysbinary)
+        code, _, err = run_in_process(argv, env, capsysbinary)
         assert code == 2 and message in err, (argv, err)
 
 
@@ -112,7 +106,7 @@ def test_cli_pull_blobs_progress_shows_total(
     client = _client(registry_plain, repo_name)
     digests = client.push_blobs([str(f) for f in _files(tmp_path, 3)])
     env = {**harness_env(registry_plain), "DXF_PROGRESS": "1"}
-    code, _, err = _run(
+    code, _, err = run_in_process(
         ["pull-blobs", repo_name, "--output-dir", str(tmp_path / "o"), *digests], env, capsysbinary
     )
     assert code == 0
