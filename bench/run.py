@@ -601,7 +601,7 @@ def bench_s3(s: Setup, repeat: int) -> list[Result]:
         bucket = S3Storage(storage.url, s3.bucket)
         registry = start_registry("basic", workdir / "registry", pki=pki, s3=bucket)
         stack.callback(registry.close)
-        env = {**tool_env(registry), "DXF_PROGRESS": "0"}
+        env = tool_env(registry)
         pushed = subprocess.run(
             [str(s.ours), "push-blob", repo, str(s.file)], env=env, capture_output=True, text=True, check=True
         )
